@@ -1,0 +1,1 @@
+//! Server configuration: one `Config`, parsed by clap from flags and `LEITBILD_*` variables.
