@@ -1,0 +1,180 @@
+// editor.js — owns the editor page: Yjs document, websocket + IndexedDB sync, Tiptap, toolbar and counts.
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { IndexeddbPersistence } from 'y-indexeddb';
+import { Editor } from '@tiptap/core';
+import StarterKit from '@tiptap/starter-kit';
+import Collaboration from '@tiptap/extension-collaboration';
+import CollaborationCaret from '@tiptap/extension-collaboration-caret';
+import { t, onLangChange, formatNumber } from './i18n.js';
+import { loadUser, askName, renderPeople, trackConnection } from './presence.js';
+
+const TITLE_CACHE = 'leitbild.titles';
+
+// Toolbar commands: what a button does, and when it shows as pressed.
+const COMMANDS = {
+  paragraph: { run: (c) => c.setParagraph(), active: (e) => e.isActive('paragraph') },
+  h1: { run: (c) => c.toggleHeading({ level: 1 }), active: (e) => e.isActive('heading', { level: 1 }) },
+  h2: { run: (c) => c.toggleHeading({ level: 2 }), active: (e) => e.isActive('heading', { level: 2 }) },
+  h3: { run: (c) => c.toggleHeading({ level: 3 }), active: (e) => e.isActive('heading', { level: 3 }) },
+  bold: { run: (c) => c.toggleBold(), active: (e) => e.isActive('bold') },
+  italic: { run: (c) => c.toggleItalic(), active: (e) => e.isActive('italic') },
+  bulletList: { run: (c) => c.toggleBulletList(), active: (e) => e.isActive('bulletList') },
+  orderedList: { run: (c) => c.toggleOrderedList(), active: (e) => e.isActive('orderedList') },
+  blockquote: { run: (c) => c.toggleBlockquote(), active: (e) => e.isActive('blockquote') },
+  undo: { run: (c) => c.undo(), enabled: (e) => e.can().undo() },
+  redo: { run: (c) => c.redo(), enabled: (e) => e.can().redo() },
+};
+
+/** Open document `docId` in `main`, with the header controls in `slot`. */
+export async function showEditor(main, slot, docId) {
+  const title = await fetchTitle(docId);
+  if (title === null) {
+    showNotFound(main);
+    return;
+  }
+  document.title = `${title} – Leitbild`;
+
+  slot.replaceChildren(document.getElementById('tpl-editor-bar').content.cloneNode(true));
+  main.replaceChildren(document.getElementById('tpl-editor').content.cloneNode(true));
+  slot.querySelector('#doc-title').textContent = title;
+
+  const user = loadUser();
+  if (!user.name) user.name = await askName('');
+
+  const ydoc = new Y.Doc();
+  // Edits land in IndexedDB first, so they survive a reload while offline and merge on reconnect.
+  new IndexeddbPersistence(docId, ydoc);
+  const wsOrigin = location.origin.replace(/^http/, 'ws');
+  const provider = new WebsocketProvider(`${wsOrigin}/ws`, docId, ydoc, { connect: navigator.onLine });
+
+  const editor = new Editor({
+    element: main.querySelector('#editor'),
+    // Tiptap would otherwise inject a <style> tag, which the CSP forbids; style.css carries its rules.
+    injectCSS: false,
+    extensions: [
+      // Yjs's UndoManager (via Collaboration) replaces ProseMirror history: undo is per user.
+      StarterKit.configure({ undoRedo: false, link: false, underline: false, heading: { levels: [1, 2, 3] } }),
+      Collaboration.configure({ document: ydoc, field: 'default' }),
+      CollaborationCaret.configure({ provider, user: { name: user.name, color: user.color } }),
+    ],
+    editorProps: {
+      attributes: () => ({ 'aria-label': t('editorLabel'), 'aria-multiline': 'true', role: 'textbox', lang: 'de' }),
+    },
+  });
+
+  wireToolbar(main.querySelector('#toolbar'), editor);
+  wireCounts(main.querySelector('#counts'), editor);
+  renderPeople(main.querySelector('#people'), provider.awareness);
+  trackConnection(slot.querySelector('#conn'), slot.querySelector('#conn-text'), provider);
+  wireMe(slot, editor, user);
+  onLangChange(() => editor.setOptions({}));
+
+  window.leitbild = { editor, provider, ydoc };
+  editor.commands.focus('end');
+}
+
+/** The document's title from the API; null when it does not exist, a cached guess when offline. */
+async function fetchTitle(docId) {
+  const cache = JSON.parse(localStorage.getItem(TITLE_CACHE) || '{}');
+  try {
+    const res = await fetch(`/api/docs/${encodeURIComponent(docId)}`, { headers: { Accept: 'application/json' } });
+    if (res.status === 404) return null;
+    if (!res.ok) throw new Error(res.statusText);
+    const { title } = await res.json();
+    localStorage.setItem(TITLE_CACHE, JSON.stringify({ ...cache, [docId]: title }));
+    return title || docId;
+  } catch {
+    return cache[docId] || docId;
+  }
+}
+
+function showNotFound(main) {
+  const text = document.createElement('p');
+  text.className = 'notice';
+  text.textContent = t('notFound');
+  const link = document.createElement('a');
+  link.href = '/';
+  link.textContent = t('backToList');
+  main.replaceChildren(text, link);
+}
+
+/** Buttons run commands and mirror the selection; arrow keys move between them (roving tabindex). */
+function wireToolbar(toolbar, editor) {
+  const buttons = [...toolbar.querySelectorAll('button')];
+  let focusIndex = 0;
+  const setFocusable = (index) => {
+    focusIndex = index;
+    buttons.forEach((b, i) => (b.tabIndex = i === index ? 0 : -1));
+  };
+  setFocusable(0);
+
+  toolbar.addEventListener('mousedown', (event) => {
+    // Keep the text selection in the editor when a button is clicked.
+    if (event.target.closest('button')) event.preventDefault();
+  });
+  toolbar.addEventListener('click', (event) => {
+    const button = event.target.closest('button');
+    if (!button) return;
+    COMMANDS[button.dataset.cmd].run(editor.chain().focus()).run();
+  });
+  toolbar.addEventListener('keydown', (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    let next = null;
+    if (step) next = (focusIndex + step + buttons.length) % buttons.length;
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = buttons.length - 1;
+    if (next === null) return;
+    event.preventDefault();
+    setFocusable(next);
+    buttons[next].focus();
+  });
+  toolbar.addEventListener('focusin', (event) => {
+    const index = buttons.indexOf(event.target);
+    if (index >= 0) setFocusable(index);
+  });
+
+  const refresh = () => {
+    for (const button of buttons) {
+      const command = COMMANDS[button.dataset.cmd];
+      if (command.active) button.setAttribute('aria-pressed', String(command.active(editor)));
+      if (command.enabled) button.setAttribute('aria-disabled', String(!command.enabled(editor)));
+    }
+  };
+  editor.on('transaction', refresh);
+  refresh();
+}
+
+/** A live word and character count of the whole document. */
+function wireCounts(output, editor) {
+  const render = () => {
+    const text = editor.state.doc.textBetween(0, editor.state.doc.content.size, '\n', '\n');
+    const words = (text.match(/\S+/g) || []).length;
+    const chars = [...text.replace(/\n/g, '')].length;
+    output.textContent = t(words === 1 ? 'countsOne' : 'counts', {
+      words: formatNumber(words),
+      chars: formatNumber(chars),
+    });
+  };
+  editor.on('update', render);
+  onLangChange(render);
+  render();
+}
+
+/** The header chip showing my name and colour; clicking it lets me change the name. */
+function wireMe(slot, editor, user) {
+  const button = slot.querySelector('#me-button');
+  const render = () => {
+    slot.querySelector('#me-name').textContent = user.name;
+    slot.querySelector('#me-swatch').style.backgroundColor = user.color;
+    button.setAttribute('aria-label', t('changeName', { name: user.name }));
+  };
+  button.addEventListener('click', async () => {
+    user.name = await askName(user.name);
+    editor.commands.updateUser({ name: user.name, color: user.color });
+    render();
+    button.focus();
+  });
+  onLangChange(render);
+  render();
+}
