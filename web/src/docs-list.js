@@ -1,9 +1,10 @@
 // docs-list.js — owns the start page: the list of documents and the form that creates one.
-import { t, formatDate, formatSize, onLangChange } from './i18n.js';
+import { t, formatDate, formatSize, onLangChange, translate } from './i18n.js';
 
 /** Render the document list into `main` and wire the create form. */
 export function showDocsList(main) {
   main.replaceChildren(document.getElementById('tpl-docs').content.cloneNode(true));
+  translate(main);
   const state = main.querySelector('#docs-state');
   const table = main.querySelector('#docs-table');
   const body = main.querySelector('#docs-body');

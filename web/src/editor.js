@@ -6,7 +6,7 @@ import { Editor } from '@tiptap/core';
 import StarterKit from '@tiptap/starter-kit';
 import Collaboration from '@tiptap/extension-collaboration';
 import CollaborationCaret from '@tiptap/extension-collaboration-caret';
-import { t, onLangChange, formatNumber } from './i18n.js';
+import { t, onLangChange, formatNumber, translate } from './i18n.js';
 import { loadUser, askName, renderPeople, trackConnection } from './presence.js';
 
 const TITLE_CACHE = 'leitbild.titles';
@@ -38,15 +38,18 @@ export async function showEditor(main, slot, docId) {
   slot.replaceChildren(document.getElementById('tpl-editor-bar').content.cloneNode(true));
   main.replaceChildren(document.getElementById('tpl-editor').content.cloneNode(true));
   slot.querySelector('#doc-title').textContent = title;
+  translate(slot);
+  translate(main);
 
   const user = loadUser();
   if (!user.name) user.name = await askName('');
 
   const ydoc = new Y.Doc();
   // Edits land in IndexedDB first, so they survive a reload while offline and merge on reconnect.
-  new IndexeddbPersistence(docId, ydoc);
+  const local = new IndexeddbPersistence(docId, ydoc);
   const wsOrigin = location.origin.replace(/^http/, 'ws');
   const provider = new WebsocketProvider(`${wsOrigin}/ws`, docId, ydoc, { connect: navigator.onLine });
+  await loaded(local, provider);
 
   const editor = new Editor({
     element: main.querySelector('#editor'),
@@ -72,6 +75,28 @@ export async function showEditor(main, slot, docId) {
 
   window.leitbild = { editor, provider, ydoc };
   editor.commands.focus('end');
+}
+
+/**
+ * Wait for the stored copy and, when online, the server's copy before binding the editor: an editor
+ * bound to a still-empty fragment writes its own empty paragraph, and two people opening a new
+ * document at once would then get two. Offline or with an unreachable server we go on after 5 s.
+ */
+async function loaded(local, provider) {
+  await local.whenSynced;
+  if (!navigator.onLine || provider.synced) return;
+  await new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      provider.off('sync', onSync);
+      window.removeEventListener('offline', done);
+      resolve();
+    };
+    const onSync = (isSynced) => isSynced && done();
+    const timer = setTimeout(done, 5000);
+    provider.on('sync', onSync);
+    window.addEventListener('offline', done);
+  });
 }
 
 /** The document's title from the API; null when it does not exist, a cached guess when offline. */

@@ -1,0 +1,91 @@
+// browser.mjs — launches the system Chromium and opens the Leitbild editor as a named user.
+import { chromium } from 'playwright-core';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ARTIFACTS = path.resolve(here, '../artifacts');
+
+const ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+/** Launch headless Chromium (`CHROMIUM` overrides the path). */
+export async function launch(extraArgs = []) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [...ARGS, ...extraArgs],
+  });
+}
+
+/**
+ * Record console errors, uncaught page errors and CSP violations of `page` into `problems`.
+ * CSP violations are caught twice: the console message and a securitypolicyviolation listener.
+ */
+export function watchProblems(page, problems = []) {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  return problems;
+}
+
+/** Collect CSP violations inside every page of `context` (read with `cspViolations(page)`). */
+export async function recordCsp(context) {
+  await context.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+}
+export const cspViolations = (page) => page.evaluate(() => window.__csp ?? []);
+
+/**
+ * Open `/d/{docId}` in `context`, answer the name dialog with `name` (the real dialog, as a user
+ * would on a first visit) and wait until the provider has synced with the server.
+ */
+export async function openEditor(context, baseUrl, docId, name) {
+  const page = await context.newPage();
+  await page.goto(`${baseUrl}/d/${encodeURIComponent(docId)}`);
+  const dialog = page.locator('#name-dialog');
+  if (name) {
+    await dialog.waitFor({ state: 'visible' });
+    await page.locator('#name-input').fill(name);
+    await page.locator('#name-form button[type=submit]').click();
+  }
+  await waitSynced(page);
+  return page;
+}
+
+/** Wait until the editor exists and the websocket provider reports it is synced. */
+export async function waitSynced(page, timeout = 15_000) {
+  await page.waitForFunction(() => window.leitbild?.provider?.synced === true, null, { timeout });
+}
+
+/** Put the caret at the end of the document text. */
+export async function focusEnd(page) {
+  await page.evaluate(() => window.leitbild.editor.commands.focus('end'));
+}
+
+/** The editor's plain text (block texts joined by newlines). */
+export const editorText = (page) =>
+  page.evaluate(() => {
+    const { doc } = window.leitbild.editor.state;
+    return doc.textBetween(0, doc.content.size, '\n', '\n');
+  });
+
+/** Poll `fn` until it returns a truthy value (or throw with the last value after `timeout`). */
+export async function eventually(fn, { timeout = 10_000, interval = 100, message = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${message}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}

@@ -1,0 +1,156 @@
+// collab.test.mjs — two people in one document: text, named carets, headings, per-user undo, persistence.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { startServer, createDoc } from './server.mjs';
+import { launch, openEditor, focusEnd, editorText, eventually, watchProblems, waitSynced, ARTIFACTS } from './browser.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Two fresh browser contexts (separate storage, like two people) on a new document. */
+async function twoPeople(title) {
+  const doc = await createDoc(server.url, title);
+  const ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const a = await openEditor(ctxA, server.url, doc.id, 'Anna');
+  const b = await openEditor(ctxB, server.url, doc.id, 'Ben');
+  return { doc, a, b, ctxA, ctxB, close: () => Promise.all([ctxA.close(), ctxB.close()]) };
+}
+
+test('two people see each other’s text, named carets and presence', async () => {
+  const { doc, a, b, close } = await twoPeople('Gemeinsam schreiben');
+  const problems = [...watchProblems(a), ...watchProblems(b)];
+
+  await focusEnd(a);
+  await a.keyboard.type('Bildung ist Teilhabe.');
+  await eventually(async () => (await editorText(b)).includes('Bildung ist Teilhabe.'), { message: 'B sees A’s text' });
+
+  await focusEnd(b);
+  await b.keyboard.press('Enter');
+  await b.keyboard.type('Lernen hört nie auf.');
+  await eventually(async () => (await editorText(a)).includes('Lernen hört nie auf.'), { message: 'A sees B’s text' });
+  assert.equal(await editorText(a), await editorText(b), 'both editors hold the same text');
+
+  // Each sees the other's caret with the other's name, and nobody sees a label for themselves.
+  await a.locator('.collaboration-carets__label', { hasText: 'Ben' }).waitFor({ state: 'visible' });
+  await b.locator('.collaboration-carets__label', { hasText: 'Anna' }).waitFor({ state: 'visible' });
+  assert.equal(await a.locator('.collaboration-carets__label', { hasText: 'Anna' }).count(), 0);
+
+  // The "here now" list shows both names, mine marked.
+  await eventually(async () => (await a.locator('#people li').allTextContents()).length === 2, { message: 'two people listed' });
+  assert.deepEqual(await a.locator('#people li').allTextContents(), ['Anna (du)', 'Ben']);
+  assert.equal(await a.locator('#conn').getAttribute('data-state'), 'connected');
+  assert.match(await a.locator('#conn').textContent(), /Verbunden/);
+
+  // Live counts: "Bildung ist Teilhabe." + "Lernen hört nie auf." = 7 words, 41 characters.
+  assert.match(await a.locator('#counts').textContent(), /^7 Wörter · 41 Zeichen$/);
+
+  // A third person only watching sees both named carets: that is the screenshot for the README.
+  const ctxC = await browser.newContext({ viewport: { width: 1100, height: 620 } });
+  const c = await openEditor(ctxC, server.url, doc.id, 'Clara');
+  await a.evaluate(() => window.leitbild.editor.commands.setTextSelection({ from: 1, to: 8 }));
+  await c.locator('.collaboration-carets__label', { hasText: 'Anna' }).waitFor({ state: 'visible' });
+  await c.locator('.collaboration-carets__label', { hasText: 'Ben' }).waitFor({ state: 'visible' });
+  await c.evaluate(() => document.activeElement?.blur());
+  await mkdir(ARTIFACTS, { recursive: true });
+  const shot = path.join(ARTIFACTS, 'two-carets.png');
+  await c.screenshot({ path: shot });
+  if (process.env.UPDATE_SCREENSHOT) await copyFile(shot, path.resolve(ARTIFACTS, '../../docs/screenshot.png'));
+  await ctxC.close();
+
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('a heading made by one person appears as a heading for the other', async () => {
+  const { a, b, close } = await twoPeople('Überschriften');
+  await focusEnd(a);
+  await a.keyboard.type('Unsere Vision');
+  await a.getByRole('button', { name: 'Überschrift 2' }).click();
+  assert.equal(await a.getByRole('button', { name: 'Überschrift 2' }).getAttribute('aria-pressed'), 'true');
+  await b.locator('.ProseMirror h2', { hasText: 'Unsere Vision' }).waitFor();
+
+  // Keyboard shortcut as in other editors: Ctrl+Alt+1 makes a level-1 heading.
+  await a.keyboard.press('Enter');
+  await a.keyboard.type('Leitbild');
+  await a.keyboard.press('Control+Alt+1');
+  await b.locator('.ProseMirror h1', { hasText: 'Leitbild' }).waitFor();
+  assert.equal(await b.locator('.ProseMirror h2').textContent(), 'Unsere Vision');
+  await close();
+});
+
+test('undo is per person: A’s undo removes only A’s typing', async () => {
+  const { a, b, close } = await twoPeople('Rückgängig');
+  await focusEnd(a);
+  await a.keyboard.type('Anna schreibt hier.');
+  await eventually(async () => (await editorText(b)).includes('Anna schreibt hier.'), { message: 'B sees A' });
+
+  await focusEnd(b);
+  await b.keyboard.press('Enter');
+  await b.keyboard.type('Ben ergänzt.');
+  await eventually(async () => (await editorText(a)).includes('Ben ergänzt.'), { message: 'A sees B' });
+
+  // A undoes everything A did (Ctrl+Z until there is nothing left of A's to undo).
+  await a.locator('.ProseMirror').focus();
+  for (let i = 0; i < 20 && (await a.evaluate(() => window.leitbild.editor.can().undo())); i++) {
+    await a.keyboard.press('Control+z');
+  }
+  await eventually(async () => !(await editorText(b)).includes('Anna'), { message: 'A’s text gone at B' });
+  assert.ok(!(await editorText(a)).includes('Anna'), 'A’s text is gone at A');
+  assert.ok((await editorText(a)).includes('Ben ergänzt.'), 'B’s text remains at A');
+  assert.ok((await editorText(b)).includes('Ben ergänzt.'), 'B’s text remains at B');
+  assert.equal(await b.getByRole('button', { name: /^Rückgängig/ }).getAttribute('aria-disabled'), 'false', 'B can still undo own typing');
+
+  // Redo brings A's text back, for both.
+  await a.keyboard.press('Control+Shift+z');
+  await eventually(async () => (await editorText(b)).includes('Anna schreibt hier.'), { message: 'redo reaches B' });
+  await close();
+});
+
+test('typed text survives a reload, a fresh browser and a server restart; the API renders it as Markdown', async () => {
+  const { doc, a, close } = await twoPeople('Persistenz');
+  await focusEnd(a);
+  await a.keyboard.type('Leitbild');
+  await a.keyboard.press('Control+Alt+1');
+  await a.keyboard.press('Enter');
+  await a.keyboard.type('Wir lernen ');
+  await a.keyboard.press('Control+b');
+  await a.keyboard.type('gemeinsam');
+  await a.keyboard.press('Control+b');
+  await a.keyboard.type(' und fair.');
+  const expected = 'Leitbild\nWir lernen gemeinsam und fair.';
+  assert.equal(await editorText(a), expected);
+
+  const markdown = '# Leitbild\n\nWir lernen **gemeinsam** und fair.';
+  const md = await eventually(async () => {
+    const res = await fetch(`${server.url}/api/docs/${doc.id}/text?format=md`);
+    const text = await res.text();
+    return res.ok && text.trim() === markdown && text;
+  }, { message: `server Markdown to be ${JSON.stringify(markdown)}` });
+  assert.equal(md.trim(), markdown);
+
+  await a.reload();
+  await waitSynced(a);
+  assert.equal(await editorText(a), expected, 'same text after reload');
+  await close();
+
+  // Restart the server on the same data: a browser with empty storage gets the text from the server.
+  await server.stop({ keepData: true });
+  server = await startServer({ dataDir: server.dataDir });
+  const ctx = await browser.newContext();
+  const fresh = await openEditor(ctx, server.url, doc.id, 'Dora');
+  assert.equal(await editorText(fresh), expected, 'text persisted across a server restart');
+  assert.equal(await fresh.locator('.ProseMirror h1').textContent(), 'Leitbild');
+  assert.equal(await fresh.locator('.ProseMirror strong').textContent(), 'gemeinsam');
+  await ctx.close();
+});
