@@ -1,0 +1,119 @@
+// ui.test.mjs — the pages as a visitor meets them: demo document under the CSP, document list, language switch.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer } from './server.mjs';
+import { launch, openEditor, recordCsp, cspViolations, watchProblems, editorText, waitSynced } from './browser.mjs';
+
+let server;
+let browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('the demo document loads under the strict CSP without console errors or violations', async () => {
+  const ctx = await browser.newContext();
+  await recordCsp(ctx);
+  const page = await ctx.newPage();
+  const problems = watchProblems(page);
+  const response = await page.goto(`${server.url}/d/bildungsleitbild`);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/, 'served with the CSP');
+
+  await page.locator('#name-input').fill('Erika');
+  await page.locator('#name-form button[type=submit]').click();
+  await waitSynced(page);
+  await page.locator('.ProseMirror h1').waitFor();
+  assert.equal(await page.locator('.ProseMirror h1').first().textContent(), 'Bildungsleitbild – Entwurf');
+  assert.equal(await page.locator('.ProseMirror h2').first().textContent(), 'Präambel');
+  assert.ok((await editorText(page)).length > 200, 'the demo has real text');
+  assert.equal(await page.locator('#doc-title').textContent(), 'Bildungsleitbild – Entwurf');
+  assert.equal(await page.title(), 'Bildungsleitbild – Entwurf – Leitbild');
+  assert.match(await page.locator('#counts').textContent(), /^\d[\d.]* Wörter · \d[\d.]* Zeichen$/);
+
+  // Type a little so the caret, presence and toolbar code paths run under the CSP too.
+  await page.evaluate(() => window.leitbild.editor.commands.focus('end'));
+  await page.keyboard.type(' Ende.');
+  await page.getByRole('button', { name: 'Fett (Strg+B)' }).click();
+  await page.waitForTimeout(500);
+
+  // The print stylesheet shows only the text.
+  await page.emulateMedia({ media: 'print' });
+  assert.equal(await page.locator('#toolbar').isVisible(), false, 'no toolbar in print');
+  assert.equal(await page.locator('.presence').isVisible(), false, 'no presence list in print');
+  assert.equal(await page.locator('.ProseMirror h1').first().isVisible(), true, 'text is printed');
+  await page.emulateMedia({ media: 'screen' });
+
+  assert.deepEqual(await cspViolations(page), []);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test('the start page lists documents, and creating one opens its editor', async () => {
+  const ctx = await browser.newContext();
+  await recordCsp(ctx);
+  const page = await ctx.newPage();
+  const problems = watchProblems(page);
+  await page.goto(`${server.url}/`);
+  const demoRow = page.locator('#docs-body tr', { hasText: 'Bildungsleitbild – Entwurf' });
+  await demoRow.waitFor();
+  assert.equal(await demoRow.locator('a').getAttribute('href'), '/d/bildungsleitbild');
+  assert.notEqual((await demoRow.locator('td').nth(1).textContent()).trim(), '', 'last change shown');
+  assert.match(await demoRow.locator('td').nth(2).textContent(), /\d/, 'size shown');
+
+  await page.getByLabel('Titel für ein neues Dokument').fill('Leitbild Grundschulen');
+  await page.getByRole('button', { name: 'Anlegen' }).click();
+  await page.waitForURL(/\/d\/[^/]+$/);
+  const id = decodeURIComponent(new URL(page.url()).pathname.slice(3));
+  await page.locator('#name-input').fill('Frieda');
+  await page.locator('#name-form button[type=submit]').click();
+  await waitSynced(page);
+  assert.equal(await page.locator('#doc-title').textContent(), 'Leitbild Grundschulen');
+
+  const entry = await (await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).json();
+  assert.equal(entry.title, 'Leitbild Grundschulen');
+  await page.goto(`${server.url}/`);
+  await page.locator('#docs-body a', { hasText: 'Leitbild Grundschulen' }).waitFor();
+
+  assert.deepEqual(await cspViolations(page), []);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test('switching to English relabels the UI, sets <html lang> and is remembered', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(`${server.url}/`);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'de');
+  assert.equal(await page.locator('h1').textContent(), 'Dokumente');
+
+  await page.getByLabel('Sprache').selectOption('en');
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+  assert.equal(await page.locator('h1').textContent(), 'Documents');
+  assert.equal(await page.getByRole('button', { name: 'Create' }).count(), 1);
+
+  await page.reload();
+  await page.locator('#docs-body tr').first().waitFor();
+  assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'remembered across reload');
+  assert.equal(await page.locator('h1').textContent(), 'Documents');
+  assert.equal(await page.locator('th').first().textContent(), 'Title');
+
+  // The editor is English too, including the name prompt and live status.
+  const editor = await openEditor(ctx, server.url, 'bildungsleitbild', 'Grace');
+  assert.equal(await editor.getByRole('button', { name: 'Heading 2' }).count(), 1);
+  assert.equal(await editor.getByRole('toolbar', { name: 'Formatting' }).count(), 1);
+  assert.equal(await editor.locator('#conn-text').textContent(), 'Connected');
+  assert.match(await editor.locator('#counts').textContent(), /words · [\d,]+ characters$/);
+  assert.equal(await editor.locator('#people li').first().textContent(), 'Grace (you)');
+
+  // And back to German without a reload.
+  await editor.getByLabel('Language').selectOption('de');
+  assert.equal(await editor.locator('html').getAttribute('lang'), 'de');
+  assert.equal(await editor.locator('#conn-text').textContent(), 'Verbunden');
+  assert.equal(await editor.getByRole('button', { name: 'Überschrift 2' }).count(), 1);
+  await ctx.close();
+});
