@@ -552,6 +552,8 @@ fn escape_html(text: &str) -> String {
 // Markdown and plain text: line-based, with a prefix per line from the enclosing quotes and
 // list items.
 
+/// Plain text has the same layout as Markdown (`> ` before quoted lines, `- ` and `1. `
+/// list markers) but no marks, no escaping, no heading hashes and no code fences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Style {
     Markdown,
@@ -1552,6 +1554,33 @@ mod tests {
         let open = "<blockquote>\n".repeat(MAX_NESTING);
         let close = "</blockquote>\n".repeat(MAX_NESTING);
         assert_eq!(html, format!("{open}<p>tief</p>\n{close}"));
+    }
+
+    #[test]
+    fn deep_list_nesting_is_flattened() {
+        let doc = Doc::new();
+        let fragment = doc.get_or_insert_xml_fragment("default");
+        {
+            let mut txn = doc.transact_mut();
+            let mut parent = fragment.push_back(&mut txn, XmlElementPrelim::empty("bulletList"));
+            for _ in 0..10_000 {
+                let item = parent.push_back(&mut txn, XmlElementPrelim::empty("listItem"));
+                let para = item.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+                para.push_back(&mut txn, XmlTextPrelim::new("x"));
+                parent = item.push_back(&mut txn, XmlElementPrelim::empty("bulletList"));
+            }
+        }
+        for format in [Format::Markdown, Format::Text] {
+            let out = render(&doc, format);
+            assert_eq!(out.matches('x').count(), 10_000);
+            assert!(
+                out.lines().all(|l| l.len() <= 2 * MAX_NESTING + 3),
+                "{format:?}"
+            );
+        }
+        let html = render(&doc, Format::Html);
+        assert_eq!(html.matches("<p>x</p>").count(), 10_000);
+        assert_eq!(html.matches("<ul>").count(), html.matches("</ul>").count());
     }
 
     #[test]
