@@ -12,6 +12,11 @@ use super::{Limits, Rejection};
 /// Yjs client ids are JavaScript-safe integers; yrs keeps 53 bits and silently drops
 /// (or, in debug builds, asserts on) the rest.
 pub(super) const MAX_CLIENT: u64 = (1 << 53) - 1;
+/// Highest clock (exclusive end of a struct or delete range) we let into yrs. yrs stores
+/// clocks as u32 (Yjs allows 2^53) and computes clock offsets in i32 while integrating,
+/// so anything from 2^31 on would wrap. No real document gets near 2^31 operations
+/// from one client session.
+pub(super) const MAX_CLOCK: u32 = i32::MAX as u32;
 
 // Block info byte (see yrs `block.rs`).
 const BLOCK_GC: u8 = 0;
@@ -177,13 +182,14 @@ pub(super) fn update(bytes: &[u8], limits: &Limits) -> Result<UpdateShape, Rejec
             return Err(Rejection::Malformed("duplicate client section"));
         }
         seen.push(client);
-        let mut clock = r.clock()? as u64;
+        let mut clock = r.clock()?;
         for _ in 0..blocks {
-            let len = block(&mut r, limits, &mut shape)?;
-            clock += len as u64;
-            if clock > u32::MAX as u64 {
-                return Err(Rejection::Unsafe("clock beyond u32"));
-            }
+            let own = Own { client, clock };
+            let len = block(&mut r, own, limits, &mut shape)?;
+            clock = clock
+                .checked_add(len)
+                .filter(|&end| end <= MAX_CLOCK)
+                .ok_or(Rejection::Unsafe("clock beyond 2^31"))?;
         }
     }
     if seen.len() > 8 {
@@ -199,8 +205,38 @@ pub(super) fn update(bytes: &[u8], limits: &Limits) -> Result<UpdateShape, Rejec
     Ok(shape)
 }
 
+/// The id of the struct being scanned.
+#[derive(Clone, Copy)]
+struct Own {
+    client: u64,
+    clock: u32,
+}
+
+impl Own {
+    /// Reads an id the struct refers to (origin, right origin, parent). A struct can only
+    /// refer to structs that existed when it was created, so a reference to its own
+    /// client must point below its own clock. Yjs never breaks this; yrs, given such a
+    /// self- or forward-reference, keeps it pending forever or, combined with other
+    /// pending structs, corrupts its block store (a segfault, see the regression tests).
+    fn reference(self, r: &mut Reader<'_>) -> Result<(), Rejection> {
+        let client = r.client()?;
+        let clock = r.clock()?;
+        if client == self.client && clock >= self.clock {
+            return Err(Rejection::Unsafe(
+                "struct refers to itself or a later struct",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Scans one struct and returns its clock length.
-fn block(r: &mut Reader<'_>, limits: &Limits, shape: &mut UpdateShape) -> Result<u32, Rejection> {
+fn block(
+    r: &mut Reader<'_>,
+    own: Own,
+    limits: &Limits,
+    shape: &mut UpdateShape,
+) -> Result<u32, Rejection> {
     let info = r.u8()?;
     match info {
         BLOCK_GC | BLOCK_SKIP => {
@@ -216,12 +252,10 @@ fn block(r: &mut Reader<'_>, limits: &Limits, shape: &mut UpdateShape) -> Result
         return Err(Rejection::Malformed("unknown content ref"));
     }
     if info & HAS_ORIGIN != 0 {
-        r.client()?;
-        r.clock()?;
+        own.reference(r)?;
     }
     if info & HAS_RIGHT_ORIGIN != 0 {
-        r.client()?;
-        r.clock()?;
+        own.reference(r)?;
     }
     if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
         // Yjs writes 1 for a named root type and 0 for a nested parent; yrs treats every
@@ -230,10 +264,7 @@ fn block(r: &mut Reader<'_>, limits: &Limits, shape: &mut UpdateShape) -> Result
             1 => {
                 r.string()?;
             }
-            0 => {
-                r.client()?;
-                r.clock()?;
-            }
+            0 => own.reference(r)?,
             _ => return Err(Rejection::Malformed("bad parent info")),
         }
         if info & HAS_PARENT_SUB != 0 {
@@ -401,8 +432,8 @@ fn delete_set(r: &mut Reader<'_>) -> Result<(), Rejection> {
             if len == 0 {
                 return Err(Rejection::Malformed("empty delete range"));
             }
-            if clock + len > u32::MAX as u64 {
-                return Err(Rejection::Unsafe("clock beyond u32"));
+            if clock + len > MAX_CLOCK as u64 {
+                return Err(Rejection::Unsafe("clock beyond 2^31"));
             }
         }
     }
