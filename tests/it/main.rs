@@ -1,4 +1,5 @@
 //! Leitbild's integration tests: one binary, real sockets on port 0, temporary data dirs.
 
+mod durability;
 mod support;
 mod sync;

@@ -211,6 +211,12 @@ impl Client {
         client
     }
 
+    /// Leaves like a closing browser tab: a close frame, then the socket ends.
+    pub async fn close(self) {
+        self.send_raw(WsMessage::Close(None)).await;
+        self.wait_for(|c| c.is_disconnected()).await;
+    }
+
     pub fn client_id(&self) -> u64 {
         self.doc.client_id().get()
     }
