@@ -14,9 +14,12 @@ mod tests;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use yrs::branch::{Branch, BranchPtr};
 use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, TransactionMut, Update};
+use yrs::{
+    BranchID, ClientID, Doc, ReadTxn, StateVector, Transact, TransactionMut, Update, Xml, ID,
+};
 
 // y-protocols message types (y-websocket framing).
 const MSG_SYNC: u32 = 0;
@@ -201,8 +204,8 @@ fn apply_checked(
     txn.apply_update(update)
         .map_err(|_| Rejection::Malformed("update does not apply"))?;
     check_pending(&txn, limits)?;
-    if shape.types > 0 {
-        check_type_depth(&txn, limits)?;
+    if !shape.types.is_empty() {
+        check_type_depth(&txn, &shape.types, limits)?;
     }
     let changed = txn.has_changes();
     if changed {
@@ -238,7 +241,41 @@ fn check_pending(txn: &TransactionMut<'_>, limits: &Limits) -> Result<(), Reject
     Ok(())
 }
 
-fn check_type_depth(txn: &TransactionMut<'_>, limits: &Limits) -> Result<(), Rejection> {
-    let _ = (txn, limits);
+/// A shared type seen only through the `Xml` trait, to reach its parent with public API.
+struct Node(BranchPtr);
+
+impl AsRef<Branch> for Node {
+    fn as_ref(&self) -> &Branch {
+        self.0.as_ref()
+    }
+}
+
+impl Xml for Node {}
+
+/// Refuses XML nested deeper than `max_depth`. yrs applies and encodes deep nesting fine,
+/// but `get_string` (and any recursive renderer) overflows the stack at a few thousand
+/// levels, which aborts the process. Depth grows one level per update at most, so
+/// walking up from each new type item (bounded by `max_depth` steps) is enough.
+/// Only XML parents are followed: that is what the editor nests and renders.
+fn check_type_depth(
+    txn: &TransactionMut<'_>,
+    types: &[(u64, u32)],
+    limits: &Limits,
+) -> Result<(), Rejection> {
+    for &(client, clock) in types {
+        let id = ID::new(ClientID::new(client), clock);
+        let Some(branch) = BranchID::get_nested(txn, &id) else {
+            continue; // pending or already garbage collected
+        };
+        let mut node = Node(branch);
+        let mut depth = 0;
+        while let Some(parent) = node.parent() {
+            depth += 1;
+            if depth > limits.max_depth {
+                return Err(Rejection::Unsafe("xml nested too deep"));
+            }
+            node = Node(BranchPtr::from(parent.as_ref()));
+        }
+    }
     Ok(())
 }

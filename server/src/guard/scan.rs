@@ -55,10 +55,11 @@ const TYPE_XML_TEXT: u8 = 6;
 const MAX_SIGNED_VARINT_BYTES: usize = 9;
 
 /// What the scan learned about an update, for the checks that need the document.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(super) struct UpdateShape {
-    /// Items carrying a shared type (the only structs that can deepen type nesting).
-    pub types: usize,
+    /// Ids (client, clock) of items carrying a shared type: the only structs that can
+    /// deepen type nesting. Empty (no allocation) for text and attribute edits.
+    pub types: Vec<(u64, u32)>,
 }
 
 /// A bounds-checked cursor. Every read fails with `Malformed` instead of panicking.
@@ -271,11 +272,12 @@ fn block(
             r.string()?;
         }
     }
-    content(r, info & CONTENT_MASK, limits, shape)
+    content(r, own, info & CONTENT_MASK, limits, shape)
 }
 
 fn content(
     r: &mut Reader<'_>,
+    own: Own,
     content_ref: u8,
     limits: &Limits,
     shape: &mut UpdateShape,
@@ -311,7 +313,7 @@ fn content(
                 // "undefined" (15) are never written by Yjs for document content.
                 _ => return Err(Rejection::Unsafe("unsupported type ref")),
             }
-            shape.types += 1;
+            shape.types.push((own.client, own.clock));
             1
         }
         CONTENT_ANY => {

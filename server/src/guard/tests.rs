@@ -369,7 +369,11 @@ fn explore_structured() {
     let mut rng = Rng(0x9E3779B97F4A7C15);
     let (mut raw, mut missed) = (0, 0);
     for _ in 0..iterations {
-        let n = 1 + rng.below(3) as usize;
+        let n = if std::env::var("FUZZ_SINGLE").is_ok() {
+            1
+        } else {
+            1 + rng.below(3) as usize
+        };
         let updates: Vec<Vec<u8>> = (0..n).map(|_| random_update(&mut rng)).collect();
         if updates.iter().any(|u| scan::update(u, &limits()).is_err()) {
             continue;
@@ -431,5 +435,483 @@ fn explore_case() {
             .transact()
             .encode_state_as_update_v1(&StateVector::default());
         eprintln!("encoded");
+    }
+}
+
+// ---- helpers -------------------------------------------------------------------------
+
+use yrs::encoding::write::Write as _;
+use yrs::updates::encoder::Encode as _;
+
+fn sync_update(update: &[u8]) -> Vec<u8> {
+    Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1()
+}
+
+fn awareness_message(entries: &[(u64, u64, &str)]) -> Vec<u8> {
+    let mut payload: Vec<u8> = Vec::new();
+    payload.write_var(entries.len());
+    for &(client, clock, json) in entries {
+        payload.write_var(client);
+        payload.write_var(clock);
+        payload.write_string(json);
+    }
+    let mut msg: Vec<u8> = Vec::new();
+    msg.write_var(MSG_AWARENESS);
+    msg.write_buf(&payload);
+    msg
+}
+
+/// A one-struct update from `client` at `clock` inserting `content` into root "text".
+fn string_update(client: u64, clock: u64, content: &str) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_var(1u32); // one client section
+    w.write_var(1u32); // one struct
+    w.write_var(client);
+    w.write_var(clock);
+    w.write_u8(4); // string content, no origins
+    w.write_var(1u32); // parent is a named root
+    w.write_string("text");
+    w.write_string(content);
+    w.write_var(0u32); // empty delete set
+    w
+}
+
+/// An update holding one ContentAny value of `depth` nested arrays.
+fn nested_any_update(depth: usize) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_var(1u32);
+    w.write_var(1u32);
+    w.write_var(5u64);
+    w.write_var(0u32);
+    w.write_u8(8); // any content
+    w.write_var(1u32);
+    w.write_string("arr");
+    w.write_var(1u32); // one value
+    for _ in 0..depth {
+        w.write_u8(117); // array of one
+        w.write_var(1u32);
+    }
+    w.write_u8(126); // null
+    w.write_var(0u32);
+    w
+}
+
+fn assert_rejected(bytes: &[u8], expected: Rejection) {
+    assert_eq!(parse_message(bytes, &limits()).unwrap_err(), expected);
+}
+
+// ---- hostile inputs ------------------------------------------------------------------
+
+#[test]
+fn huge_length_prefix_in_update_is_malformed() {
+    // 1 client section claiming 2^32-1 structs in a 10-byte update.
+    let mut u: Vec<u8> = Vec::new();
+    u.write_var(1u32);
+    u.write_var(u32::MAX);
+    u.write_var(1u64);
+    u.write_var(0u32);
+    assert_rejected(
+        &sync_update(&u),
+        Rejection::Malformed("count exceeds message"),
+    );
+    // A string whose length prefix runs past the end.
+    let mut s = string_update(1, 0, "abc");
+    let at = s.len() - 5; // the content string's length byte
+    s[at] = 0x7f;
+    assert_eq!(
+        apply_update(&Doc::new(), &s, &limits()).unwrap_err(),
+        Rejection::Malformed("truncated")
+    );
+}
+
+#[test]
+fn huge_client_count_in_state_vector_is_malformed() {
+    let mut sv: Vec<u8> = Vec::new();
+    sv.write_var(u32::MAX);
+    let msg = Message::Sync(SyncMessage::SyncStep2(vec![])).encode_v1();
+    let mut step1: Vec<u8> = vec![0, 0];
+    step1.write_buf(&sv);
+    assert_rejected(&step1, Rejection::Malformed("count exceeds message"));
+    assert_rejected(&msg, Rejection::Malformed("empty update"));
+}
+
+#[test]
+fn awareness_huge_count_prefix_is_malformed() {
+    let mut payload: Vec<u8> = Vec::new();
+    payload.write_var(u32::MAX);
+    let mut msg: Vec<u8> = vec![1];
+    msg.write_buf(&payload);
+    assert_rejected(&msg, Rejection::Malformed("count exceeds message"));
+}
+
+#[test]
+fn seven_thousand_levels_of_any_nesting_are_unsafe() {
+    let u = nested_any_update(7000);
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("nesting too deep"));
+    // Just inside the limit is fine.
+    let ok = nested_any_update(limits().max_depth);
+    assert!(apply_update(&Doc::new(), &ok, &limits()).unwrap());
+}
+
+#[test]
+fn deep_json_in_format_and_awareness_is_unsafe() {
+    let deep = "[".repeat(7000) + &"]".repeat(7000);
+    let msg = awareness_message(&[(1, 1, &deep)]);
+    let limits = Limits {
+        max_awareness_state_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    assert_eq!(
+        parse_message(&msg, &limits).unwrap_err(),
+        Rejection::Unsafe("nesting too deep")
+    );
+}
+
+#[test]
+fn deeply_nested_xml_elements_are_refused() {
+    // One update per level, as an attacker would send them; each is tiny and valid.
+    let limits = limits();
+    let attacker = Doc::with_client_id(11);
+    let frag = attacker.get_or_insert_xml_fragment("prosemirror");
+    let server = Doc::new();
+    let mut sv = StateVector::default();
+    let mut el = frag.insert(
+        &mut attacker.transact_mut(),
+        0,
+        XmlElementPrelim::empty("div"),
+    );
+    let mut refused = None;
+    for level in 0..limits.max_depth + 5 {
+        let update = attacker.transact().encode_state_as_update_v1(&sv);
+        sv = attacker.transact().state_vector();
+        if let Err(e) = apply_update(&server, &update, &limits) {
+            refused = Some((level, e));
+            break;
+        }
+        el = el.insert(
+            &mut attacker.transact_mut(),
+            0,
+            XmlElementPrelim::empty("div"),
+        );
+    }
+    let (level, err) = refused.expect("deep nesting must be refused");
+    assert_eq!(err, Rejection::Unsafe("xml nested too deep"));
+    assert!(
+        (limits.max_depth..=limits.max_depth + 1).contains(&level),
+        "{level}"
+    );
+}
+
+#[test]
+fn client_id_beyond_2_pow_53_is_unsafe() {
+    let u = string_update(1 << 53, 0, "a");
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("client id beyond 2^53"));
+    let mut sv: Vec<u8> = Vec::new();
+    sv.write_var(1u32);
+    sv.write_var(u64::MAX >> 1);
+    sv.write_var(0u32);
+    let mut step1: Vec<u8> = vec![0, 0];
+    step1.write_buf(&sv);
+    assert_rejected(&step1, Rejection::Unsafe("client id beyond 2^53"));
+    let aw = awareness_message(&[(1 << 60, 1, "{}")]);
+    assert_rejected(&aw, Rejection::Unsafe("client id beyond 2^53"));
+}
+
+#[test]
+fn clock_overflow_is_unsafe() {
+    // Clock beyond u32: yrs would silently truncate it.
+    let u = string_update(1, 1 << 40, "a");
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("clock beyond u32"));
+    // Clock + length beyond 2^31: yrs computes offsets in i32.
+    let u = string_update(1, i32::MAX as u64 - 1, "abc");
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("clock beyond 2^31"));
+    // Awareness clocks are u32.
+    let aw = awareness_message(&[(1, 1 << 33, "{}")]);
+    assert_rejected(&aw, Rejection::Unsafe("clock beyond u32"));
+}
+
+#[test]
+fn awareness_limits() {
+    let many: Vec<(u64, u64, &str)> = (0..17).map(|c| (c, 1, "{}")).collect();
+    assert_rejected(&awareness_message(&many), Rejection::TooBig);
+    assert_rejected(
+        &awareness_message(&[(1, 1, "{not json")]),
+        Rejection::Malformed("awareness state is not json"),
+    );
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(9000));
+    assert_rejected(&awareness_message(&[(1, 1, &big)]), Rejection::TooBig);
+}
+
+#[test]
+fn pending_state_flood_is_refused() {
+    // Updates whose first struct is far ahead of what the doc has: yrs keeps them pending.
+    let doc = Doc::new();
+    let limits = limits();
+    let chunk = "x".repeat(1000);
+    let mut refused = None;
+    for i in 0..200u64 {
+        let mut u: Vec<u8> = Vec::new();
+        u.write_var(1u32);
+        u.write_var(1u32);
+        u.write_var(3u64);
+        u.write_var(10 + i * 2000);
+        u.write_u8(0x80 | 4); // origin (3, 0), which the doc never gets
+        u.write_var(3u64);
+        u.write_var(0u32);
+        u.write_string(&chunk);
+        u.write_var(0u32);
+        if let Err(e) = apply_update(&doc, &u, &limits) {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert_eq!(refused, Some(Rejection::Unsafe("too much pending state")));
+}
+
+#[test]
+fn small_pending_gap_is_accepted_then_filled() {
+    let limits = limits();
+    let doc = Doc::new();
+    let a = string_update(4, 0, "ab");
+    let mut b: Vec<u8> = Vec::new();
+    b.write_var(1u32);
+    b.write_var(1u32);
+    b.write_var(4u64);
+    b.write_var(2u32);
+    b.write_u8(0x80 | 4);
+    b.write_var(4u64);
+    b.write_var(1u32);
+    b.write_string("cd");
+    b.write_var(0u32);
+    assert!(!apply_update(&doc, &b, &limits).unwrap(), "pending only");
+    assert!(apply_update(&doc, &a, &limits).unwrap());
+    let text = doc.get_or_insert_text("text");
+    assert_eq!(text.get_string(&doc.transact()), "abcd");
+}
+
+#[test]
+fn too_big_message_is_rejected_with_1009() {
+    let limits = Limits {
+        max_message_bytes: 64,
+        ..Limits::default()
+    };
+    let u = string_update(1, 0, &"y".repeat(100));
+    let err = parse_message(&sync_update(&u), &limits).unwrap_err();
+    assert_eq!(err, Rejection::TooBig);
+    assert_eq!(err.close_code(), 1009);
+    assert_eq!(
+        apply_update(&Doc::new(), &u, &limits),
+        Err(Rejection::TooBig)
+    );
+}
+
+#[test]
+fn text_frame_like_garbage_is_malformed() {
+    for text in [
+        &b"hello world"[..],
+        b"{\"type\":\"sync\"}",
+        b"\xff\xff\xff\xff\xff\xff",
+    ] {
+        let err = parse_message(text, &limits()).unwrap_err();
+        assert!(matches!(err, Rejection::Malformed(_)), "{text:?}: {err:?}");
+        assert_eq!(err.close_code(), 1007);
+    }
+}
+
+#[test]
+fn truncated_and_trailing_messages_are_malformed() {
+    let full = sync_update(&sample_updates()[2]);
+    for cut in 1..full.len() {
+        let err = parse_message(&full[..cut], &limits()).unwrap_err();
+        assert!(matches!(err, Rejection::Malformed(_)), "cut {cut}: {err:?}");
+    }
+    let mut trailing = full.clone();
+    trailing.push(0);
+    assert_rejected(&trailing, Rejection::Malformed("trailing bytes"));
+    assert_rejected(&[], Rejection::Malformed("truncated"));
+}
+
+#[test]
+fn unsupported_content_is_unsafe() {
+    // Subdocument content (ref 9) and legacy JSON content (ref 2).
+    for (content, reason) in [(9u8, "subdocument content"), (2, "legacy json content")] {
+        let mut u: Vec<u8> = Vec::new();
+        u.write_var(1u32);
+        u.write_var(1u32);
+        u.write_var(1u64);
+        u.write_var(0u32);
+        u.write_u8(content);
+        u.write_var(1u32);
+        u.write_string("m");
+        u.write_var(0u32);
+        u.write_var(0u32);
+        assert_rejected(&sync_update(&u), Rejection::Unsafe(reason));
+    }
+}
+
+// ---- regressions found by the structured fuzzer ----------------------------------------
+
+/// Applies `updates` in order through the guard; returns the first rejection.
+fn first_rejection(seed: bool, updates: &[&[u8]]) -> Option<Rejection> {
+    let doc = Doc::with_client_id(99);
+    if seed {
+        apply_update(&doc, sample_updates().last().unwrap(), &limits()).unwrap();
+    }
+    for u in updates {
+        if let Err(e) = apply_update(&doc, u, &limits()) {
+            return Some(e);
+        }
+    }
+    // Whatever was accepted must still encode.
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    None
+}
+
+/// A struct whose origin lies inside itself, after an update left a pending gap: yrs
+/// corrupted its block store and the process died with SIGSEGV (not catchable).
+#[test]
+fn regression_self_referencing_origin_segfault() {
+    let updates: [&[u8]; 3] = [
+        &[1, 2, 1, 2, 0, 2, 199, 7, 4, 1, 12, 5, 1, 7, 1, 10, 2],
+        &[1, 1, 1, 1, 132, 1, 2, 4, 240, 159, 145, 139, 0],
+        &[
+            1, 3, 1, 3, 6, 0, 1, 12, 4, 98, 111, 108, 100, 4, 116, 114, 117, 101, 0, 2, 133, 2, 6,
+            7, 123, 34, 120, 34, 58, 49, 125, 0,
+        ],
+    ];
+    assert_eq!(
+        first_rejection(false, &updates),
+        Some(Rejection::Unsafe(
+            "struct refers to itself or a later struct"
+        ))
+    );
+}
+
+/// Structs filling a hole that yrs had covered with a Skip: `BlockStore::push` panics
+/// (`find_index(..).unwrap()`, or a u32 underflow without overflow checks). The guard
+/// catches the panic and reports the doc as tainted.
+#[test]
+fn regression_skip_replacement_panics() {
+    let cases: [&[&[u8]]; 2] = [
+        &[
+            &[2, 2, 1, 5, 0, 3, 135, 2, 4, 0, 1, 2, 1, 0, 1, 0],
+            &[2, 2, 2, 0, 0, 1, 0, 3, 1, 1, 3, 0, 3, 0],
+        ],
+        &[
+            &[
+                1, 1, 2, 0, 4, 1, 11, 112, 114, 111, 115, 101, 109, 105, 114, 114, 111, 114, 1, 97,
+                0,
+            ],
+            &[1, 2, 1, 2, 68, 2, 0, 1, 97, 10, 1, 0],
+            &[
+                2, 1, 1, 0, 0, 3, 2, 7, 5, 135, 1, 6, 1, 1, 1, 11, 112, 114, 111, 115, 101, 109,
+                105, 114, 114, 111, 114, 1, 1, 1, 1, 13, 3,
+            ],
+        ],
+    ];
+    for updates in cases {
+        assert_eq!(
+            first_rejection(true, updates),
+            Some(Rejection::Unsafe("update broke the document"))
+        );
+    }
+}
+
+// ---- normal traffic --------------------------------------------------------------------
+
+#[test]
+fn normal_messages_pass_and_apply() {
+    let limits = limits();
+    let server = Doc::new();
+    for update in sample_updates() {
+        for msg in [
+            Message::Sync(SyncMessage::Update(update.clone())).encode_v1(),
+            Message::Sync(SyncMessage::SyncStep2(update.clone())).encode_v1(),
+        ] {
+            match parse_message(&msg, &limits).unwrap() {
+                Inbound::Update(u) | Inbound::SyncStep2(u) => {
+                    apply_update(&server, &u, &limits).unwrap();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let txn = server.transact();
+    let text = txn.get_text("text").unwrap();
+    assert_eq!(text.get_string(&txn), "ello wörld 👋");
+    let frag = txn.get_xml_fragment("prosemirror").unwrap();
+    assert_eq!(
+        frag.get_string(&txn),
+        "<paragraph align=\"left\"><italic>some</italic> text</paragraph><heading level=\"2\"></heading>"
+    );
+    let meta = txn.get_map("meta").unwrap();
+    assert_eq!(
+        meta.get(&txn, "title").unwrap().to_string(&txn),
+        "Leitbild 2"
+    );
+    drop(txn);
+    // Re-applying known updates is not a change.
+    assert!(!apply_update(&server, &sample_updates()[0], &limits).unwrap());
+
+    let sv = server.transact().state_vector();
+    let step1 = Message::Sync(SyncMessage::SyncStep1(sv.clone())).encode_v1();
+    match parse_message(&step1, &limits).unwrap() {
+        Inbound::SyncStep1(got) => assert_eq!(got, sv),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        parse_message(&[3], &limits).unwrap(),
+        Inbound::AwarenessQuery
+    ));
+    assert!(matches!(
+        parse_message(&[2, 1], &limits).unwrap(),
+        Inbound::Ignored
+    ));
+}
+
+#[test]
+fn real_awareness_passes() {
+    let json = r##"{"user":{"name":"Ada","color":"#30bced"},"cursor":{"anchor":3,"head":5}}"##;
+    let msg = awareness_message(&[(42, 7, json), (43, 2, "null")]);
+    match parse_message(&msg, &limits()).unwrap() {
+        Inbound::Awareness(update) => {
+            assert_eq!(update.clients.len(), 2);
+            let e = &update.clients[&ClientID::new(42)];
+            assert_eq!((e.clock, &*e.json), (7, json));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+// ---- fuzzing ---------------------------------------------------------------------------
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// Mutated real updates and random structured updates: no panic may escape the guard,
+    /// and whatever it accepts must leave an encodable document.
+    #[test]
+    fn no_panic_escapes(seed in proptest::prelude::any::<u64>(), flips in proptest::collection::vec((0usize..512, proptest::prelude::any::<u8>()), 0..4)) {
+        let mut rng = Rng(seed | 1);
+        let samples = sample_updates();
+        let mut updates: Vec<Vec<u8>> = (0..1 + rng.below(3)).map(|_| random_update(&mut rng)).collect();
+        let mut mutated = samples[(rng.below(samples.len() as u64)) as usize].clone();
+        for (at, byte) in flips {
+            let i = at % mutated.len();
+            mutated[i] ^= byte;
+        }
+        updates.push(mutated);
+        let seed_doc = rng.below(2) == 0;
+        for u in &updates {
+            let _ = parse_message(&sync_update(u), &limits());
+        }
+        let full = samples.last().unwrap();
+        let result = guarded_run(seed_doc.then_some(&full[..]), &updates);
+        proptest::prop_assert!(result.is_ok(), "{:?} {:?}", result, updates);
     }
 }
