@@ -2,5 +2,6 @@
 
 mod crash;
 mod durability;
+mod limits;
 mod support;
 mod sync;
