@@ -202,7 +202,7 @@ async fn list_docs(State(state): State<AppState>) -> Result<Json<Vec<DocEntry>>,
         .into_iter()
         .map(|(n, m)| DocEntry::new(&n, m))
         .collect();
-    docs.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    docs.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
     Ok(Json(docs))
 }
 

@@ -749,7 +749,7 @@ impl Lines {
             match &frame.ctx {
                 Ctx::Quote if frame.started => prefix.push('>'),
                 Ctx::Item { marker } if frame.started => {
-                    prefix.extend(std::iter::repeat(' ').take(marker.len()))
+                    prefix.extend(std::iter::repeat_n(' ', marker.len()))
                 }
                 _ => {}
             }
@@ -766,7 +766,7 @@ impl Lines {
             match &frame.ctx {
                 Ctx::Quote => self.out.push_str("> "),
                 Ctx::Item { marker } if !frame.started => self.out.push_str(marker),
-                Ctx::Item { marker } => self.out.extend(std::iter::repeat(' ').take(marker.len())),
+                Ctx::Item { marker } => self.out.extend(std::iter::repeat_n(' ', marker.len())),
                 _ => {}
             }
             frame.started = true;
@@ -1068,7 +1068,7 @@ fn escape_markdown(text: &str, line_start: bool) -> String {
             out.push('\\');
         }
     }
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in chars {
         match c {
             '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '~' | '#' => {
                 out.push('\\');

@@ -419,11 +419,13 @@ impl Room {
         let mut order: Vec<PeerId> = Vec::new();
         let mut by_peer: HashMap<PeerId, Vec<&[u8]>> = HashMap::new();
         for (peer, update) in accepted {
-            by_peer.entry(*peer).or_insert_with(|| {
-                order.push(*peer);
-                Vec::new()
-            });
-            by_peer.get_mut(peer).map(|v| v.push(update.as_slice()));
+            by_peer
+                .entry(*peer)
+                .or_insert_with(|| {
+                    order.push(*peer);
+                    Vec::new()
+                })
+                .push(update.as_slice());
         }
         let mut written = 0;
         let mut merged_updates = Vec::with_capacity(order.len());
