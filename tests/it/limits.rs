@@ -1,0 +1,177 @@
+//! Bounds: connection and document caps, slow peers, silent peers, idle unloading, metrics.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::support::{Client, TestServer, WAIT};
+
+async fn metric(server: &TestServer, name: &str) -> f64 {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+async fn upgrade_status(server: &TestServer, doc: &str) -> u16 {
+    match tokio_tungstenite::connect_async(server.ws_url(doc)).await {
+        Ok(_) => 101,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_503() {
+    let server = TestServer::start_with(|c| c.max_connections = 2).await;
+    let _a = server.connect("cap").await;
+    let _b = server.connect("cap").await;
+    assert_eq!(upgrade_status(&server, "cap").await, 503);
+    assert_eq!(
+        metric(
+            &server,
+            "leitbild_rejected_total{reason=\"too_many_connections\"}"
+        )
+        .await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn documents_over_the_cap_get_503_and_free_up_when_idle() {
+    let server = TestServer::start_with(|c| {
+        c.max_open_docs = 1;
+        c.idle_unload_secs = 1;
+    })
+    .await;
+    let a = server.connect("one").await;
+    a.append("kept").await;
+    assert_eq!(upgrade_status(&server, "two").await, 503);
+    a.close().await;
+
+    // Without peers the document is persisted and unloaded, which frees the slot.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metric(&server, "leitbild_open_documents").await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "idle document was not unloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _two = server.connect("two").await;
+    drop(_two);
+    let server = server.restart().await;
+    assert_eq!(server.connect("one").await.text(), "kept");
+}
+
+const SLOW: &str = "leitbild_rejected_total{reason=\"slow_peer\"}";
+
+#[tokio::test]
+async fn a_peer_that_cannot_keep_up_is_closed_with_1013() {
+    let server = TestServer::start_with(|c| c.peer_queue = 4).await;
+    // A raw peer with a small receive buffer that joins and then does not read at all.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let (slow, _) = tokio_tungstenite::client_async(server.ws_url("slow"), tcp)
+        .await
+        .unwrap();
+    let writer = server.connect("slow").await;
+    let watcher = server.connect("slow").await;
+    let chunk = "x".repeat(64 * 1024);
+    let mut sent = 0;
+    // Socket buffers differ between machines: write until the server gives up on the
+    // slow peer, within a bound.
+    while sent < 1000 && (sent % 25 != 0 || metric(&server, SLOW).await == 0.0) {
+        // One update per batch, so each is its own message to the slow peer.
+        writer.append(&chunk).await;
+        sent += 1;
+        watcher
+            .wait_for(|w| w.text().len() == sent * chunk.len())
+            .await;
+    }
+
+    // Now read: after what fitted in the socket buffers comes a close frame, 1013.
+    let (_, mut stream) = slow.split();
+    let close = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if let WsMessage::Close(frame) = frame {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the slow peer is closed");
+    assert_eq!(close, Some(1013));
+    assert_eq!(metric(&server, SLOW).await, 1.0);
+    // The writer and the other peers were not held back.
+    assert_eq!(writer.text().len(), sent * chunk.len());
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_pings_is_closed() {
+    let server = TestServer::start_with(|c| c.ping_secs = 1).await;
+    let (silent, _) = tokio_tungstenite::connect_async(server.ws_url("ping"))
+        .await
+        .unwrap();
+    let alive = server.connect("ping").await;
+    // `silent` never reads, so it never answers a ping; `alive` does.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let (mut sink, mut stream) = silent.split();
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("connection ends");
+    assert_eq!(ended, Some(1001));
+    assert!(
+        sink.send(WsMessage::Binary(vec![0, 0, 0].into()))
+            .await
+            .is_err()
+            || stream.next().await.is_none()
+    );
+    assert!(
+        !alive.is_disconnected(),
+        "a peer that answers pings stays connected"
+    );
+    alive.append("still here").await;
+    Client::connect(&server.ws_url("ping"))
+        .await
+        .wait_for(|c| c.text() == "still here")
+        .await;
+}
+
+#[tokio::test]
+async fn metrics_count_what_happens() {
+    let server = TestServer::start().await;
+    let a = server.connect("m").await;
+    let b = server.connect("m").await;
+    for i in 0..5 {
+        a.append(&i.to_string()).await;
+    }
+    b.wait_for(|b| b.text() == "01234").await;
+    assert_eq!(metric(&server, "leitbild_connections").await, 2.0);
+    assert!(metric(&server, "leitbild_open_documents").await >= 1.0);
+    assert_eq!(
+        metric(&server, "leitbild_updates_received_total").await,
+        5.0
+    );
+    assert!(metric(&server, "leitbild_updates_broadcast_total").await >= 1.0);
+    assert!(metric(&server, "leitbild_bytes_persisted_total").await > 0.0);
+    assert!(metric(&server, "leitbild_flush_seconds_count").await >= 1.0);
+}

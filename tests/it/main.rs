@@ -1,0 +1,9 @@
+//! Leitbild's integration tests: one binary, real sockets on port 0, temporary data dirs.
+
+mod attacks;
+mod crash;
+mod durability;
+mod hostile;
+mod limits;
+mod support;
+mod sync;
