@@ -57,7 +57,14 @@ export async function showEditor(main, slot, docId) {
     injectCSS: false,
     extensions: [
       // Yjs's UndoManager (via Collaboration) replaces ProseMirror history: undo is per user.
-      StarterKit.configure({ undoRedo: false, link: false, underline: false, heading: { levels: [1, 2, 3] } }),
+      StarterKit.configure({
+        undoRedo: false,
+        // A trailing paragraph appended by every client can duplicate under concurrent edits.
+        trailingNode: false,
+        link: false,
+        underline: false,
+        heading: { levels: [1, 2, 3] },
+      }),
       Collaboration.configure({ document: ydoc, field: 'default' }),
       CollaborationCaret.configure({ provider, user: { name: user.name, color: user.color } }),
     ],
