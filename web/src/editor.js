@@ -200,6 +200,7 @@ function wireMe(slot, editor, user) {
     slot.querySelector('#me-name').textContent = user.name;
     slot.querySelector('#me-swatch').style.backgroundColor = user.color;
     button.setAttribute('aria-label', t('changeName', { name: user.name }));
+    button.hidden = false;
   };
   button.addEventListener('click', async () => {
     user.name = await askName(user.name);

@@ -87,6 +87,7 @@ export function trackConnection(badge, text, provider) {
     const state = !navigator.onLine ? 'offline' : status === 'connected' ? 'connected' : 'reconnecting';
     badge.dataset.state = state;
     text.textContent = t(state);
+    badge.hidden = false;
   };
   provider.on('status', (event) => {
     status = event.status;
