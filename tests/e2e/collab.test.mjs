@@ -55,21 +55,39 @@ test('two people see each other’s text, named carets and presence', async () =
   // Live counts: "Bildung ist Teilhabe." + "Lernen hört nie auf." = 7 words, 41 characters.
   assert.match(await a.locator('#counts').textContent(), /^7 Wörter · 41 Zeichen$/);
 
-  // A third person only watching sees both named carets: that is the screenshot for the README.
-  const ctxC = await browser.newContext({ viewport: { width: 1100, height: 620 } });
-  const c = await openEditor(ctxC, server.url, doc.id, 'Clara');
-  await a.evaluate(() => window.leitbild.editor.commands.setTextSelection({ from: 1, to: 8 }));
+  assert.deepEqual(problems, []);
+  await close();
+});
+
+test('a third person sees both named carets in the demo document (README screenshot)', async () => {
+  const ctxs = await Promise.all([0, 1, 2].map(() => browser.newContext({ viewport: { width: 1100, height: 640 } })));
+  const [a, b] = [await openEditor(ctxs[0], server.url, 'bildungsleitbild', 'Anna'), await openEditor(ctxs[1], server.url, 'bildungsleitbild', 'Ben')];
+  const c = await openEditor(ctxs[2], server.url, 'bildungsleitbild', 'Clara');
+  // Anna selects a word in the first paragraph, Ben's caret sits in the second one.
+  const textblockStart = (page, index) =>
+    page.evaluate((i) => {
+      const starts = [];
+      window.leitbild.editor.state.doc.descendants((node, pos) => {
+        if (node.isTextblock && node.type.name === 'paragraph') starts.push(pos + 1);
+      });
+      return starts[i];
+    }, index);
+  const p0 = await textblockStart(a, 0);
+  await a.evaluate((from) => window.leitbild.editor.commands.setTextSelection({ from, to: from + 8 }), p0);
+  await a.evaluate(() => window.leitbild.editor.commands.focus());
+  const p1 = await textblockStart(b, 1);
+  await b.evaluate((at) => window.leitbild.editor.chain().setTextSelection(at + 12).focus().run(), p1);
+
   await c.locator('.collaboration-carets__label', { hasText: 'Anna' }).waitFor({ state: 'visible' });
   await c.locator('.collaboration-carets__label', { hasText: 'Ben' }).waitFor({ state: 'visible' });
+  assert.equal(await c.locator('.ProseMirror-yjs-selection').count() > 0, true, 'Anna’s selection is highlighted');
+  await eventually(async () => (await c.locator('#people li').count()) === 3, { message: 'three people listed' });
   await c.evaluate(() => document.activeElement?.blur());
   await mkdir(ARTIFACTS, { recursive: true });
   const shot = path.join(ARTIFACTS, 'two-carets.png');
   await c.screenshot({ path: shot });
   if (process.env.UPDATE_SCREENSHOT) await copyFile(shot, path.resolve(ARTIFACTS, '../../docs/screenshot.png'));
-  await ctxC.close();
-
-  assert.deepEqual(problems, []);
-  await close();
+  await Promise.all(ctxs.map((ctx) => ctx.close()));
 });
 
 test('a heading made by one person appears as a heading for the other', async () => {

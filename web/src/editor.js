@@ -81,7 +81,7 @@ export async function showEditor(main, slot, docId) {
   onLangChange(() => editor.setOptions({}));
 
   window.leitbild = { editor, provider, ydoc };
-  editor.commands.focus('end');
+  editor.commands.focus('start');
 }
 
 /**
