@@ -20,7 +20,13 @@ function connect(docId) {
   const doc = new Y.Doc();
   const provider = new WebsocketProvider(server.wsUrl, docId, doc, { WebSocketPolyfill: WebSocket, disableBc: true });
   const synced = new Promise((resolve) => provider.on('sync', (isSynced) => isSynced && resolve()));
-  return { doc, provider, synced };
+  // The provider leaves its Awareness (and that one's timer) alive; close all so the process can exit.
+  const close = () => {
+    provider.destroy();
+    provider.awareness.destroy();
+    doc.destroy();
+  };
+  return { doc, provider, synced, close };
 }
 
 test('two y-websocket clients exchange text, XML and awareness through the server', async () => {
@@ -66,8 +72,8 @@ test('two y-websocket clients exchange text, XML and awareness through the serve
       message: 'A’s awareness removed at B after A disconnected',
     });
   } finally {
-    a.provider.destroy();
-    b.provider.destroy();
+    a.close();
+    b.close();
   }
 });
 
@@ -82,13 +88,13 @@ test('a late joiner receives the whole document', async () => {
       return res.ok && (await res.json()).size > 0;
     }, { message: 'server to store the edit' });
   } finally {
-    a.provider.destroy();
+    a.close();
   }
   const b = connect(id);
   try {
     await b.synced;
     assert.equal(b.doc.getText('notes').toString(), 'zuerst da');
   } finally {
-    b.provider.destroy();
+    b.close();
   }
 });
