@@ -271,16 +271,12 @@ async fn doc_text(
     Query(query): Query<TextQuery>,
 ) -> Result<Response, ApiError> {
     let name = doc_name(&doc)?;
-    let format = match query.format.as_deref().unwrap_or("md") {
-        "md" => Format::Markdown,
-        "html" => Format::Html,
-        "txt" => Format::Text,
-        _ => {
-            return Err(ApiError::BadRequest(
-                "format must be md, html or txt".into(),
-            ))
-        }
-    };
+    let format: Format = query
+        .format
+        .as_deref()
+        .unwrap_or("md")
+        .parse()
+        .map_err(|e: crate::render::UnknownFormat| ApiError::BadRequest(e.to_string()))?;
     if state.store.meta(&name)?.is_none() {
         return Err(ApiError::NotFound);
     }
