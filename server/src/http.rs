@@ -104,6 +104,7 @@ impl From<StoreError> for ApiError {
 impl From<RoomsError> for ApiError {
     fn from(e: RoomsError) -> Self {
         match e {
+            RoomsError::ShuttingDown => ApiError::Unavailable("the server is shutting down"),
             RoomsError::TooManyDocs => {
                 ApiError::Unavailable("too many open documents, try again later")
             }
