@@ -134,14 +134,6 @@ impl ServerProcess {
         format!("ws://{}", self.addr)
     }
 
-    pub fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    pub fn log(&self) -> &Path {
-        &self.log
-    }
-
     /// Fail if the server has exited on its own.
     pub fn ensure_running(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
