@@ -281,7 +281,7 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     );
     if let Some(l) = latency {
         t.row(
-            format!("latency samples (clock-advancing updates x observers)"),
+            "latency samples (clock-advancing updates x observers)",
             l.count,
             "",
         );
@@ -354,7 +354,9 @@ pub async fn run(args: IngestArgs) -> Result<()> {
          client CPU is listed above.",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("server logs: {}", work.root().display());
+    if args.server.keep {
+        println!("data dir and server logs kept in {}", work.root().display());
+    }
 
     if !live_text_ok {
         bail!("FAIL: a full observer's text differs from the trace's endContent");
