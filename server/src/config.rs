@@ -1,1 +1,92 @@
 //! Server configuration: one `Config`, parsed by clap from flags and `LEITBILD_*` variables.
+//!
+//! Every limit the server enforces is here, with a default that suits a single small
+//! machine. Nothing else reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::guard::Limits;
+
+/// Settings of `leitbild serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "LEITBILD_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Directory of the sled database.
+    #[arg(long, env = "LEITBILD_DATA", default_value = "./data")]
+    pub data: PathBuf,
+
+    /// Most websocket connections at once; more are refused with HTTP 503.
+    #[arg(long, env = "LEITBILD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most documents open (loaded in memory) at once; more are refused with HTTP 503.
+    #[arg(long, env = "LEITBILD_MAX_OPEN_DOCS", default_value_t = 1_000)]
+    pub max_open_docs: usize,
+
+    /// Largest websocket frame and y-protocols message, in bytes.
+    #[arg(long, env = "LEITBILD_MAX_MESSAGE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Messages a peer may have waiting to be sent before it is disconnected (close 1013).
+    #[arg(long, env = "LEITBILD_PEER_QUEUE", default_value_t = 1024)]
+    pub peer_queue: usize,
+
+    /// Seconds a document stays loaded without peers before it is persisted and unloaded.
+    #[arg(long, env = "LEITBILD_IDLE_UNLOAD_SECS", default_value_t = 30)]
+    pub idle_unload_secs: u64,
+
+    /// Seconds between pings; a peer that has not answered for two intervals is closed.
+    #[arg(long, env = "LEITBILD_PING_SECS", default_value_t = 15)]
+    pub ping_secs: u64,
+
+    /// Log records after which a document's log is checkpointed into a snapshot.
+    #[arg(long, env = "LEITBILD_CHECKPOINT_EVERY", default_value_t = 5_000)]
+    pub checkpoint_every: u64,
+
+    /// Deepest nesting of content accepted from peers.
+    #[arg(long, env = "LEITBILD_MAX_DEPTH", default_value_t = 64)]
+    pub max_depth: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data: PathBuf::from("./data"),
+            max_connections: 10_000,
+            max_open_docs: 1_000,
+            max_message_bytes: 8 * 1024 * 1024,
+            peer_queue: 1024,
+            idle_unload_secs: 30,
+            ping_secs: 15,
+            checkpoint_every: 5_000,
+            max_depth: 64,
+        }
+    }
+}
+
+impl Config {
+    /// The limits the guard applies to every peer message.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_message_bytes: self.max_message_bytes,
+            max_depth: self.max_depth,
+            ..Limits::default()
+        }
+    }
+
+    pub fn idle_unload(&self) -> Duration {
+        Duration::from_secs(self.idle_unload_secs)
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_secs.max(1))
+    }
+}

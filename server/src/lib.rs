@@ -3,7 +3,19 @@
 //! The crate is a library so that tests and the load tool can start the real server
 //! in-process with [`serve`]; `main.rs` only parses arguments and calls it.
 
+mod assets;
 pub mod config;
+mod connection;
 pub mod demo;
 pub mod guard;
+mod http;
+pub mod metrics;
+pub mod name;
 pub mod render;
+mod room;
+mod rooms;
+mod server;
+pub mod store;
+
+pub use config::Config;
+pub use server::{serve, ServeError};

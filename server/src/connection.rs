@@ -1,0 +1,192 @@
+//! One websocket peer: reads frames, checks them with the guard and forwards them to the
+//! room; writes what the room queues for it; pings, and closes with a clear code.
+//!
+//! Two halves: the reader runs here, the writer is a task that owns the sink. Nothing in
+//! this module blocks the room: the room only ever `try_send`s to the writer.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::guard::{self, Limits, Rejection};
+use crate::metrics::Metrics;
+use crate::name::DocName;
+use crate::room::{Close, Command, PeerLink};
+use crate::rooms::Rooms;
+
+/// What a connection needs from the server.
+#[derive(Clone)]
+pub struct ConnectionSettings {
+    pub limits: Limits,
+    pub queue: usize,
+    pub ping: Duration,
+}
+
+/// Serves one peer until it leaves, misbehaves or the server shuts down.
+pub async fn serve_peer(
+    socket: WebSocket,
+    doc: DocName,
+    rooms: Rooms,
+    metrics: Arc<Metrics>,
+    settings: ConnectionSettings,
+) {
+    let peer = rooms.next_peer_id();
+    let span = tracing::info_span!("peer", doc = %doc, peer);
+    tracing::Instrument::instrument(run(socket, doc, peer, rooms, metrics, settings), span).await
+}
+
+async fn run(
+    socket: WebSocket,
+    doc: DocName,
+    peer: u64,
+    rooms: Rooms,
+    metrics: Arc<Metrics>,
+    settings: ConnectionSettings,
+) {
+    let (sink, mut stream) = socket.split();
+    let (out_tx, out_rx) = mpsc::channel::<Bytes>(settings.queue);
+    let (close_tx, close_rx) = mpsc::channel::<Close>(1);
+    let started = Instant::now();
+    let last_seen = Arc::new(AtomicU64::new(0));
+
+    let link = || PeerLink {
+        id: peer,
+        out: out_tx.clone(),
+        close: close_tx.clone(),
+    };
+    let room = match rooms.join(&doc, link).await {
+        Ok(room) => room,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot join document");
+            let _ = close_tx.try_send(Close {
+                code: 1011,
+                reason: "document unavailable",
+            });
+            drop(out_tx);
+            write(sink, out_rx, close_rx, settings.ping, started, last_seen).await;
+            return;
+        }
+    };
+    drop(out_tx);
+    tracing::debug!("joined");
+    let mut writer = tokio::spawn(write(
+        sink,
+        out_rx,
+        close_rx,
+        settings.ping,
+        started,
+        last_seen.clone(),
+    ));
+
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = &mut writer => break,
+        };
+        last_seen.store(started.elapsed().as_millis() as u64, Relaxed);
+        let refuse = |close: Close, reason: &str| {
+            metrics.reject(reason);
+            let _ = close_tx.try_send(close);
+        };
+        match frame {
+            Some(Ok(WsMessage::Binary(bytes))) => {
+                match guard::parse_message(&bytes, &settings.limits) {
+                    Ok(message) => {
+                        if room.send(Command::Message { peer, message }).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(rejection) => {
+                        tracing::warn!(%rejection, len = bytes.len(), "message refused");
+                        refuse(Close::rejected(&rejection), rejection.reason());
+                        break;
+                    }
+                }
+            }
+            Some(Ok(WsMessage::Text(_))) => {
+                tracing::warn!("text frame refused");
+                refuse(
+                    Close {
+                        code: 1003,
+                        reason: "binary frames only",
+                    },
+                    "text_frame",
+                );
+                break;
+            }
+            Some(Ok(WsMessage::Close(_))) | None => break,
+            Some(Ok(_)) => {} // ping and pong: last_seen is updated above
+            Some(Err(e)) => {
+                // tungstenite refuses frames over its limit before we see them.
+                let too_big =
+                    e.to_string().contains("too long") || e.to_string().contains("Space limit");
+                if too_big {
+                    refuse(Close::rejected(&Rejection::TooBig), "too_big");
+                }
+                tracing::debug!(error = %e, "read failed");
+                break;
+            }
+        }
+    }
+    let _ = room.send(Command::Leave { peer }).await;
+    drop(close_tx);
+    // Let the writer deliver a pending close frame, but never wait on a dead peer.
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    tracing::debug!("left");
+}
+
+/// The writer half: room messages, pings, and the one close frame.
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    mut out: mpsc::Receiver<Bytes>,
+    mut close: mpsc::Receiver<Close>,
+    ping: Duration,
+    started: Instant,
+    last_seen: Arc<AtomicU64>,
+) {
+    let mut ticker = tokio::time::interval(ping);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            biased;
+            reason = close.recv() => {
+                if let Some(Close { code, reason }) = reason {
+                    let frame = CloseFrame { code, reason: reason.into() };
+                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                }
+                break;
+            }
+            message = out.recv() => match message {
+                Some(bytes) => {
+                    if sink.send(WsMessage::Binary(bytes)).await.is_err() {
+                        break;
+                    }
+                }
+                None => {
+                    // The room let go of this peer; it queues the reason before it does.
+                    let Close { code, reason } = close.try_recv().unwrap_or(Close::SHUTDOWN);
+                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    break;
+                }
+            },
+            _ = ticker.tick() => {
+                let silent = started.elapsed().saturating_sub(Duration::from_millis(last_seen.load(Relaxed)));
+                if silent > ping * 2 {
+                    tracing::info!("peer stopped answering pings; closing");
+                    let frame = CloseFrame { code: 1001, reason: "no answer to ping".into() };
+                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(WsMessage::Close(Some(frame)))).await;
+                    break;
+                }
+                if sink.send(WsMessage::Ping(Bytes::new())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}

@@ -1,0 +1,917 @@
+//! Hostile-input tests for the guard: one per attack, plus positive round trips.
+
+use super::*;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use yrs::types::xml::{XmlFragment, XmlTextPrelim};
+use yrs::types::Attrs;
+use yrs::types::DeepObservable;
+use yrs::Xml;
+use yrs::{Any, Array, ArrayPrelim, GetString, Map, MapPrelim, Text, XmlElementPrelim};
+
+fn limits() -> Limits {
+    Limits::default()
+}
+
+/// Valid updates as yrs produces them for the editor's kinds of edits.
+fn sample_updates() -> Vec<Vec<u8>> {
+    let doc = Doc::with_client_id(7);
+    let mut out = Vec::new();
+    let sv = |d: &Doc| d.transact().state_vector();
+    let push = |d: &Doc, before: &StateVector, out: &mut Vec<Vec<u8>>| {
+        out.push(d.transact().encode_state_as_update_v1(before))
+    };
+    let text = doc.get_or_insert_text("text");
+    let s0 = sv(&doc);
+    text.insert(&mut doc.transact_mut(), 0, "hello wörld 👋");
+    push(&doc, &s0, &mut out);
+    let s1 = sv(&doc);
+    let bold: Attrs = [("bold".into(), Any::Bool(true))].into_iter().collect();
+    text.format(&mut doc.transact_mut(), 2, 5, bold);
+    text.remove_range(&mut doc.transact_mut(), 0, 1);
+    push(&doc, &s1, &mut out);
+    let frag = doc.get_or_insert_xml_fragment("prosemirror");
+    let s2 = sv(&doc);
+    {
+        let mut txn = doc.transact_mut();
+        let p = frag.insert(&mut txn, 0, XmlElementPrelim::empty("paragraph"));
+        p.insert_attribute(&mut txn, "align", "left");
+        let t = p.insert(&mut txn, 0, XmlTextPrelim::new("some text"));
+        let italic: Attrs = [("italic".into(), Any::Bool(true))].into_iter().collect();
+        t.format(&mut txn, 0, 4, italic);
+        let h = frag.insert(&mut txn, 1, XmlElementPrelim::empty("heading"));
+        h.insert_attribute(&mut txn, "level", "2");
+    }
+    push(&doc, &s2, &mut out);
+    let map = doc.get_or_insert_map("meta");
+    let s3 = sv(&doc);
+    {
+        let mut txn = doc.transact_mut();
+        map.insert(&mut txn, "title", "Leitbild");
+        map.insert(&mut txn, "n", 42);
+        map.insert(&mut txn, "f", 1.5);
+        map.insert(
+            &mut txn,
+            "nested",
+            MapPrelim::from([("k".to_string(), Any::from(vec![Any::from(1), Any::Null]))]),
+        );
+        map.insert(&mut txn, "list", ArrayPrelim::from([1, 2, 3]));
+        map.insert(&mut txn, "title", "Leitbild 2");
+    }
+    push(&doc, &s3, &mut out);
+    let arr = doc.get_or_insert_array("arr");
+    let s4 = sv(&doc);
+    arr.insert_range(
+        &mut doc.transact_mut(),
+        0,
+        [Any::from("x"), Any::from(true)],
+    );
+    arr.remove(&mut doc.transact_mut(), 0);
+    push(&doc, &s4, &mut out);
+    out.push(
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default()),
+    );
+    out
+}
+
+/// Exploratory mutation fuzzer: prints every mutated update that passes the scan and then
+/// panics in yrs (apply or encode) without the guard. Run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn explore_mutations() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let samples = sample_updates();
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let iterations: usize = std::env::var("FUZZ_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let mut found = 0;
+    for _ in 0..iterations {
+        let base = &samples[(next() % samples.len() as u64) as usize];
+        let mut bytes = base.clone();
+        for _ in 0..1 + next() % 3 {
+            let i = (next() % bytes.len() as u64) as usize;
+            match next() % 4 {
+                0 => bytes[i] ^= 1 << (next() % 8),
+                1 => bytes[i] = next() as u8,
+                2 => bytes.insert(i, next() as u8),
+                _ => {
+                    if bytes.len() > 2 {
+                        bytes.remove(i);
+                    }
+                }
+            }
+        }
+        if scan::update(&bytes, &limits()).is_err() {
+            continue;
+        }
+        // Apply onto an empty doc and onto a doc that has the base state.
+        for prior in [None, Some(samples.last().unwrap())] {
+            let raw = catch_unwind(AssertUnwindSafe(|| {
+                let doc = Doc::with_client_id(1);
+                if let Some(p) = prior {
+                    doc.transact_mut()
+                        .apply_update(Update::decode_v1(p).unwrap())
+                        .unwrap();
+                }
+                if let Ok(u) = Update::decode_v1(&bytes) {
+                    let _ = doc.transact_mut().apply_update(u);
+                }
+                let _ = doc
+                    .transact()
+                    .encode_state_as_update_v1(&StateVector::default());
+            }));
+            if raw.is_err() {
+                let guarded = catch_unwind(AssertUnwindSafe(|| {
+                    let doc = Doc::with_client_id(1);
+                    if let Some(p) = prior {
+                        apply_update(&doc, p, &limits()).unwrap();
+                    }
+                    let ok = apply_update(&doc, &bytes, &limits()).is_ok();
+                    let enc_ok = !ok
+                        || catch_unwind(AssertUnwindSafe(|| {
+                            doc.transact()
+                                .encode_state_as_update_v1(&StateVector::default())
+                        }))
+                        .is_ok();
+                    (ok, enc_ok)
+                }));
+                found += 1;
+                if found < 40 {
+                    eprintln!(
+                        "prior={} guarded={:?} bytes={:?}",
+                        prior.is_some(),
+                        guarded,
+                        bytes
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("found {found}");
+}
+
+/// Does deep type nesting hurt yrs? Run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn explore_deep_xml() {
+    let depth: usize = std::env::var("DEPTH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7000);
+    let doc = Doc::with_client_id(3);
+    let frag = doc.get_or_insert_xml_fragment("f");
+    {
+        let mut txn = doc.transact_mut();
+        let mut el = frag.insert(&mut txn, 0, XmlElementPrelim::empty("div"));
+        for _ in 0..depth {
+            el = el.insert(&mut txn, 0, XmlElementPrelim::empty("div"));
+        }
+    }
+    eprintln!("built");
+    let update = doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    eprintln!("encoded {}", update.len());
+    let doc2 = Doc::new();
+    let f2 = doc2.get_or_insert_xml_fragment("f");
+    f2.observe_deep("explore", |_, e| eprintln!("events {}", e.iter().count()));
+    doc2.transact_mut()
+        .apply_update(Update::decode_v1(&update).unwrap())
+        .unwrap();
+    eprintln!("applied");
+    let _ = doc2
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    eprintln!("re-encoded");
+    let s = f2.get_string(&doc2.transact());
+    eprintln!("string {}", s.len());
+    drop(doc2);
+    eprintln!("dropped");
+}
+
+/// A tiny xorshift generator, so exploration is reproducible without extra crates.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// A structurally plausible but random v1 update: small ids and clocks, every parent and
+/// origin combination, every content kind the scan admits.
+fn random_update(rng: &mut Rng) -> Vec<u8> {
+    use yrs::encoding::write::Write;
+    let mut w: Vec<u8> = Vec::new();
+    let clients = 1 + rng.below(2);
+    w.write_var(clients);
+    let mut used = Vec::new();
+    for _ in 0..clients {
+        let blocks = 1 + rng.below(4);
+        w.write_var(blocks);
+        let mut client = rng.pick(&[1u64, 2, 7]);
+        while used.contains(&client) {
+            client = rng.pick(&[1u64, 2, 7]);
+        }
+        used.push(client);
+        w.write_var(client);
+        w.write_var(rng.pick(&[0u32, 0, 1, 2, 3, 5, 12]));
+        for _ in 0..blocks {
+            let kind = rng.below(10);
+            if kind == 0 {
+                w.write_u8(0);
+                w.write_var(1 + rng.below(3));
+                continue;
+            }
+            if kind == 1 {
+                w.write_u8(10);
+                w.write_var(1 + rng.below(3));
+                continue;
+            }
+            let content = rng.pick(&[1u8, 4, 4, 5, 6, 7, 7, 8]);
+            let origin = rng.below(2) == 0;
+            let right = rng.below(3) == 0;
+            let sub = rng.below(4) == 0;
+            let info = content
+                | if origin { 0x80 } else { 0 }
+                | if right { 0x40 } else { 0 }
+                | if sub { 0x20 } else { 0 };
+            w.write_u8(info);
+            let id = |w: &mut Vec<u8>, rng: &mut Rng| {
+                w.write_var(rng.pick(&[1u64, 2, 7]));
+                w.write_var(rng.below(14));
+            };
+            if origin {
+                id(&mut w, rng);
+            }
+            if right {
+                id(&mut w, rng);
+            }
+            if !origin && !right {
+                if rng.below(2) == 0 {
+                    w.write_var(1u32);
+                    w.write_string(rng.pick(&["text", "prosemirror", "meta", "arr"]));
+                } else {
+                    w.write_var(0u32);
+                    id(&mut w, rng);
+                }
+                if sub {
+                    w.write_string(rng.pick(&["k", "title"]));
+                }
+            }
+            match content {
+                1 => w.write_var(1 + rng.below(3)),
+                4 => w.write_string(rng.pick(&["a", "bc", "👋"])),
+                5 => w.write_string("{\"x\":1}"),
+                6 => {
+                    w.write_string(rng.pick(&["bold", "italic"]));
+                    w.write_string(rng.pick(&["true", "null"]));
+                }
+                7 => {
+                    let t = rng.below(7) as u8;
+                    w.write_u8(t);
+                    if t == 3 {
+                        w.write_string("p");
+                    }
+                }
+                _ => {
+                    w.write_var(1u32);
+                    w.write_u8(125);
+                    w.write_u8(rng.below(60) as u8);
+                }
+            }
+        }
+    }
+    let ds_clients = rng.below(2);
+    w.write_var(ds_clients);
+    for _ in 0..ds_clients {
+        w.write_var(rng.pick(&[1u64, 2, 7]));
+        w.write_var(1u32);
+        w.write_var(rng.below(14));
+        w.write_var(1 + rng.below(3));
+    }
+    w
+}
+
+/// Applies `updates` in order on a fresh doc (optionally seeded), then encodes the full
+/// state; returns whether yrs panicked anywhere.
+fn raw_yrs_panics(seed: Option<&[u8]>, updates: &[Vec<u8>]) -> bool {
+    catch_unwind(AssertUnwindSafe(|| {
+        let doc = Doc::with_client_id(99);
+        if let Some(s) = seed {
+            doc.transact_mut()
+                .apply_update(Update::decode_v1(s).unwrap())
+                .unwrap();
+        }
+        for u in updates {
+            if let Ok(u) = Update::decode_v1(u) {
+                let _ = doc.transact_mut().apply_update(u);
+            }
+        }
+        let _ = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+    }))
+    .is_err()
+}
+
+/// The guarded path: returns Err(description) if a panic escapes or a doc whose every
+/// update was accepted cannot be encoded.
+fn guarded_run(seed: Option<&[u8]>, updates: &[Vec<u8>]) -> Result<(), String> {
+    let doc = Doc::with_client_id(99);
+    if let Some(s) = seed {
+        apply_update(&doc, s, &limits()).map_err(|e| format!("seed refused: {e}"))?;
+    }
+    for u in updates {
+        let r = catch_unwind(AssertUnwindSafe(|| apply_update(&doc, u, &limits())))
+            .map_err(|_| "panic escaped apply_update".to_string())?;
+        if r.is_err() {
+            // Tainted: the room would reload the doc, so nothing more to check.
+            return Ok(());
+        }
+    }
+    catch_unwind(AssertUnwindSafe(|| {
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }))
+    .map(|_| ())
+    .map_err(|_| "accepted updates left an unencodable doc".to_string())
+}
+
+#[test]
+#[ignore]
+fn explore_structured() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let samples = sample_updates();
+    let full = samples.last().unwrap().clone();
+    let iterations: usize = std::env::var("FUZZ_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
+    let mut rng = Rng(0x9E3779B97F4A7C15);
+    let (mut raw, mut missed) = (0, 0);
+    for _ in 0..iterations {
+        let n = if std::env::var("FUZZ_SINGLE").is_ok() {
+            1
+        } else {
+            1 + rng.below(3) as usize
+        };
+        let updates: Vec<Vec<u8>> = (0..n).map(|_| random_update(&mut rng)).collect();
+        if updates.iter().any(|u| scan::update(u, &limits()).is_err()) {
+            continue;
+        }
+        let seed = if rng.below(2) == 0 {
+            Some(&full[..])
+        } else {
+            None
+        };
+        if let Ok(path) = std::env::var("FUZZ_TRACE") {
+            std::fs::write(path, format!("seed={} {updates:?}", seed.is_some())).unwrap();
+        }
+        if raw_yrs_panics(seed, &updates) {
+            raw += 1;
+            let guarded = guarded_run(seed, &updates);
+            if guarded.is_err() {
+                missed += 1;
+            }
+            if raw <= 15 || (guarded.is_err() && missed <= 15) {
+                eprintln!(
+                    "seed={} guarded={guarded:?} updates={updates:?}",
+                    seed.is_some()
+                );
+            }
+        }
+    }
+    eprintln!("raw panics {raw}, missed by guard {missed}");
+}
+
+/// Replays one case from `FUZZ_CASE` ("raw" or "guarded" in `FUZZ_MODE`).
+#[test]
+#[ignore]
+fn explore_case() {
+    let case: Vec<Vec<u8>> = serde_json::from_str(&std::env::var("FUZZ_CASE").unwrap()).unwrap();
+    let full = sample_updates().pop().unwrap();
+    let seed = std::env::var("FUZZ_SEED").is_ok().then_some(&full[..]);
+    if std::env::var("FUZZ_MODE").as_deref() == Ok("guarded") {
+        eprintln!("guarded: {:?}", guarded_run(seed, &case));
+    } else {
+        let doc = Doc::with_client_id(99);
+        if let Some(s) = seed {
+            doc.transact_mut()
+                .apply_update(Update::decode_v1(s).unwrap())
+                .unwrap();
+        }
+        for u in &case {
+            let r = doc
+                .transact_mut()
+                .apply_update(Update::decode_v1(u).unwrap());
+            let txn = doc.transact();
+            eprintln!(
+                "applied {r:?} pending={:?} ds={:?}",
+                txn.store().pending_update().map(|p| &p.missing),
+                txn.store().pending_ds()
+            );
+        }
+        eprintln!("encoding");
+        let _ = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        eprintln!("encoded");
+    }
+}
+
+// ---- helpers -------------------------------------------------------------------------
+
+use yrs::encoding::write::Write as _;
+use yrs::updates::encoder::Encode as _;
+
+fn sync_update(update: &[u8]) -> Vec<u8> {
+    Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1()
+}
+
+fn awareness_message(entries: &[(u64, u64, &str)]) -> Vec<u8> {
+    let mut payload: Vec<u8> = Vec::new();
+    payload.write_var(entries.len());
+    for &(client, clock, json) in entries {
+        payload.write_var(client);
+        payload.write_var(clock);
+        payload.write_string(json);
+    }
+    let mut msg: Vec<u8> = Vec::new();
+    msg.write_var(MSG_AWARENESS);
+    msg.write_buf(&payload);
+    msg
+}
+
+/// A one-struct update from `client` at `clock` inserting `content` into root "text".
+fn string_update(client: u64, clock: u64, content: &str) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_var(1u32); // one client section
+    w.write_var(1u32); // one struct
+    w.write_var(client);
+    w.write_var(clock);
+    w.write_u8(4); // string content, no origins
+    w.write_var(1u32); // parent is a named root
+    w.write_string("text");
+    w.write_string(content);
+    w.write_var(0u32); // empty delete set
+    w
+}
+
+/// An update holding one ContentAny value of `depth` nested arrays.
+fn nested_any_update(depth: usize) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_var(1u32);
+    w.write_var(1u32);
+    w.write_var(5u64);
+    w.write_var(0u32);
+    w.write_u8(8); // any content
+    w.write_var(1u32);
+    w.write_string("arr");
+    w.write_var(1u32); // one value
+    for _ in 0..depth {
+        w.write_u8(117); // array of one
+        w.write_var(1u32);
+    }
+    w.write_u8(126); // null
+    w.write_var(0u32);
+    w
+}
+
+fn assert_rejected(bytes: &[u8], expected: Rejection) {
+    assert_eq!(parse_message(bytes, &limits()).unwrap_err(), expected);
+}
+
+// ---- hostile inputs ------------------------------------------------------------------
+
+#[test]
+fn huge_length_prefix_in_update_is_malformed() {
+    // 1 client section claiming 2^32-1 structs in a 10-byte update.
+    let mut u: Vec<u8> = Vec::new();
+    u.write_var(1u32);
+    u.write_var(u32::MAX);
+    u.write_var(1u64);
+    u.write_var(0u32);
+    assert_rejected(
+        &sync_update(&u),
+        Rejection::Malformed("count exceeds message"),
+    );
+    // A string whose length prefix runs past the end.
+    let mut s = string_update(1, 0, "abc");
+    let at = s.len() - 5; // the content string's length byte
+    s[at] = 0x7f;
+    assert_eq!(
+        apply_update(&Doc::new(), &s, &limits()).unwrap_err(),
+        Rejection::Malformed("truncated")
+    );
+}
+
+#[test]
+fn huge_client_count_in_state_vector_is_malformed() {
+    let mut sv: Vec<u8> = Vec::new();
+    sv.write_var(u32::MAX);
+    let msg = Message::Sync(SyncMessage::SyncStep2(vec![])).encode_v1();
+    let mut step1: Vec<u8> = vec![0, 0];
+    step1.write_buf(&sv);
+    assert_rejected(&step1, Rejection::Malformed("count exceeds message"));
+    assert_rejected(&msg, Rejection::Malformed("empty update"));
+}
+
+#[test]
+fn awareness_huge_count_prefix_is_malformed() {
+    let mut payload: Vec<u8> = Vec::new();
+    payload.write_var(u32::MAX);
+    let mut msg: Vec<u8> = vec![1];
+    msg.write_buf(&payload);
+    assert_rejected(&msg, Rejection::Malformed("count exceeds message"));
+}
+
+#[test]
+fn seven_thousand_levels_of_any_nesting_are_unsafe() {
+    let u = nested_any_update(7000);
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("nesting too deep"));
+    // Just inside the limit is fine.
+    let ok = nested_any_update(limits().max_depth);
+    assert!(apply_update(&Doc::new(), &ok, &limits()).unwrap());
+}
+
+#[test]
+fn deep_json_in_format_and_awareness_is_unsafe() {
+    let deep = "[".repeat(7000) + &"]".repeat(7000);
+    let msg = awareness_message(&[(1, 1, &deep)]);
+    let limits = Limits {
+        max_awareness_state_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    assert_eq!(
+        parse_message(&msg, &limits).unwrap_err(),
+        Rejection::Unsafe("nesting too deep")
+    );
+}
+
+#[test]
+fn deeply_nested_xml_elements_are_refused() {
+    // One update per level, as an attacker would send them; each is tiny and valid.
+    let limits = limits();
+    let attacker = Doc::with_client_id(11);
+    let frag = attacker.get_or_insert_xml_fragment("prosemirror");
+    let server = Doc::new();
+    let mut sv = StateVector::default();
+    let mut el = frag.insert(
+        &mut attacker.transact_mut(),
+        0,
+        XmlElementPrelim::empty("div"),
+    );
+    let mut refused = None;
+    for level in 0..limits.max_depth + 5 {
+        let update = attacker.transact().encode_state_as_update_v1(&sv);
+        sv = attacker.transact().state_vector();
+        if let Err(e) = apply_update(&server, &update, &limits) {
+            refused = Some((level, e));
+            break;
+        }
+        el = el.insert(
+            &mut attacker.transact_mut(),
+            0,
+            XmlElementPrelim::empty("div"),
+        );
+    }
+    let (level, err) = refused.expect("deep nesting must be refused");
+    assert_eq!(err, Rejection::Unsafe("xml nested too deep"));
+    assert!(
+        (limits.max_depth..=limits.max_depth + 1).contains(&level),
+        "{level}"
+    );
+}
+
+#[test]
+fn client_id_beyond_2_pow_53_is_unsafe() {
+    let u = string_update(1 << 53, 0, "a");
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("client id beyond 2^53"));
+    let mut sv: Vec<u8> = Vec::new();
+    sv.write_var(1u32);
+    sv.write_var(u64::MAX >> 1);
+    sv.write_var(0u32);
+    let mut step1: Vec<u8> = vec![0, 0];
+    step1.write_buf(&sv);
+    assert_rejected(&step1, Rejection::Unsafe("client id beyond 2^53"));
+    let aw = awareness_message(&[(1 << 60, 1, "{}")]);
+    assert_rejected(&aw, Rejection::Unsafe("client id beyond 2^53"));
+}
+
+#[test]
+fn clock_overflow_is_unsafe() {
+    // Clock beyond u32: yrs would silently truncate it.
+    let u = string_update(1, 1 << 40, "a");
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("clock beyond u32"));
+    // Clock + length beyond 2^31: yrs computes offsets in i32.
+    let u = string_update(1, i32::MAX as u64 - 1, "abc");
+    assert_rejected(&sync_update(&u), Rejection::Unsafe("clock beyond 2^31"));
+    // Awareness clocks are u32.
+    let aw = awareness_message(&[(1, 1 << 33, "{}")]);
+    assert_rejected(&aw, Rejection::Unsafe("clock beyond u32"));
+}
+
+#[test]
+fn awareness_limits() {
+    let many: Vec<(u64, u64, &str)> = (0..17).map(|c| (c, 1, "{}")).collect();
+    assert_rejected(&awareness_message(&many), Rejection::TooBig);
+    assert_rejected(
+        &awareness_message(&[(1, 1, "{not json")]),
+        Rejection::Malformed("awareness state is not json"),
+    );
+    let big = format!("{{\"name\":\"{}\"}}", "x".repeat(9000));
+    assert_rejected(&awareness_message(&[(1, 1, &big)]), Rejection::TooBig);
+}
+
+#[test]
+fn pending_state_flood_is_refused() {
+    // Updates whose first struct is far ahead of what the doc has: yrs keeps them pending.
+    let doc = Doc::new();
+    let limits = limits();
+    let chunk = "x".repeat(1000);
+    let mut refused = None;
+    for i in 0..200u64 {
+        let mut u: Vec<u8> = Vec::new();
+        u.write_var(1u32);
+        u.write_var(1u32);
+        u.write_var(3u64);
+        u.write_var(10 + i * 2000);
+        u.write_u8(0x80 | 4); // origin (3, 0), which the doc never gets
+        u.write_var(3u64);
+        u.write_var(0u32);
+        u.write_string(&chunk);
+        u.write_var(0u32);
+        if let Err(e) = apply_update(&doc, &u, &limits) {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert_eq!(refused, Some(Rejection::Unsafe("too much pending state")));
+}
+
+#[test]
+fn small_pending_gap_is_accepted_then_filled() {
+    let limits = limits();
+    let doc = Doc::new();
+    let a = string_update(4, 0, "ab");
+    let mut b: Vec<u8> = Vec::new();
+    b.write_var(1u32);
+    b.write_var(1u32);
+    b.write_var(4u64);
+    b.write_var(2u32);
+    b.write_u8(0x80 | 4);
+    b.write_var(4u64);
+    b.write_var(1u32);
+    b.write_string("cd");
+    b.write_var(0u32);
+    assert!(!apply_update(&doc, &b, &limits).unwrap(), "pending only");
+    assert!(apply_update(&doc, &a, &limits).unwrap());
+    let text = doc.get_or_insert_text("text");
+    assert_eq!(text.get_string(&doc.transact()), "abcd");
+}
+
+#[test]
+fn too_big_message_is_rejected_with_1009() {
+    let limits = Limits {
+        max_message_bytes: 64,
+        ..Limits::default()
+    };
+    let u = string_update(1, 0, &"y".repeat(100));
+    let err = parse_message(&sync_update(&u), &limits).unwrap_err();
+    assert_eq!(err, Rejection::TooBig);
+    assert_eq!(err.close_code(), 1009);
+    assert_eq!(
+        apply_update(&Doc::new(), &u, &limits),
+        Err(Rejection::TooBig)
+    );
+}
+
+#[test]
+fn text_frame_like_garbage_is_malformed() {
+    for text in [
+        &b"hello world"[..],
+        b"{\"type\":\"sync\"}",
+        b"\xff\xff\xff\xff\xff\xff",
+    ] {
+        let err = parse_message(text, &limits()).unwrap_err();
+        assert!(matches!(err, Rejection::Malformed(_)), "{text:?}: {err:?}");
+        assert_eq!(err.close_code(), 1007);
+    }
+}
+
+#[test]
+fn truncated_and_trailing_messages_are_malformed() {
+    let full = sync_update(&sample_updates()[2]);
+    for cut in 1..full.len() {
+        let err = parse_message(&full[..cut], &limits()).unwrap_err();
+        assert!(matches!(err, Rejection::Malformed(_)), "cut {cut}: {err:?}");
+    }
+    let mut trailing = full.clone();
+    trailing.push(0);
+    assert_rejected(&trailing, Rejection::Malformed("trailing bytes"));
+    assert_rejected(&[], Rejection::Malformed("truncated"));
+}
+
+#[test]
+fn unsupported_content_is_unsafe() {
+    // Subdocument content (ref 9) and legacy JSON content (ref 2).
+    for (content, reason) in [(9u8, "subdocument content"), (2, "legacy json content")] {
+        let mut u: Vec<u8> = Vec::new();
+        u.write_var(1u32);
+        u.write_var(1u32);
+        u.write_var(1u64);
+        u.write_var(0u32);
+        u.write_u8(content);
+        u.write_var(1u32);
+        u.write_string("m");
+        u.write_var(0u32);
+        u.write_var(0u32);
+        assert_rejected(&sync_update(&u), Rejection::Unsafe(reason));
+    }
+}
+
+// ---- regressions found by the structured fuzzer ----------------------------------------
+
+/// Applies `updates` in order through the guard; returns the first rejection.
+fn first_rejection(seed: bool, updates: &[&[u8]]) -> Option<Rejection> {
+    let doc = Doc::with_client_id(99);
+    if seed {
+        apply_update(&doc, sample_updates().last().unwrap(), &limits()).unwrap();
+    }
+    for u in updates {
+        if let Err(e) = apply_update(&doc, u, &limits()) {
+            return Some(e);
+        }
+    }
+    // Whatever was accepted must still encode.
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    None
+}
+
+/// A struct whose origin lies inside itself, after an update left a pending gap: yrs
+/// corrupted its block store and the process died with SIGSEGV (not catchable).
+#[test]
+fn regression_self_referencing_origin_segfault() {
+    let updates: [&[u8]; 3] = [
+        &[1, 2, 1, 2, 0, 2, 199, 7, 4, 1, 12, 5, 1, 7, 1, 10, 2],
+        &[1, 1, 1, 1, 132, 1, 2, 4, 240, 159, 145, 139, 0],
+        &[
+            1, 3, 1, 3, 6, 0, 1, 12, 4, 98, 111, 108, 100, 4, 116, 114, 117, 101, 0, 2, 133, 2, 6,
+            7, 123, 34, 120, 34, 58, 49, 125, 0,
+        ],
+    ];
+    assert_eq!(
+        first_rejection(false, &updates),
+        Some(Rejection::Unsafe(
+            "struct refers to itself or a later struct"
+        ))
+    );
+}
+
+/// Structs filling a hole that yrs had covered with a Skip: `BlockStore::push` panics
+/// (`find_index(..).unwrap()`, or a u32 underflow without overflow checks). The guard
+/// catches the panic and reports the doc as tainted.
+#[test]
+fn regression_skip_replacement_panics() {
+    let cases: [&[&[u8]]; 2] = [
+        &[
+            &[2, 2, 1, 5, 0, 3, 135, 2, 4, 0, 1, 2, 1, 0, 1, 0],
+            &[2, 2, 2, 0, 0, 1, 0, 3, 1, 1, 3, 0, 3, 0],
+        ],
+        &[
+            &[
+                1, 1, 2, 0, 4, 1, 11, 112, 114, 111, 115, 101, 109, 105, 114, 114, 111, 114, 1, 97,
+                0,
+            ],
+            &[1, 2, 1, 2, 68, 2, 0, 1, 97, 10, 1, 0],
+            &[
+                2, 1, 1, 0, 0, 3, 2, 7, 5, 135, 1, 6, 1, 1, 1, 11, 112, 114, 111, 115, 101, 109,
+                105, 114, 114, 111, 114, 1, 1, 1, 1, 13, 3,
+            ],
+        ],
+    ];
+    for updates in cases {
+        assert_eq!(
+            first_rejection(true, updates),
+            Some(Rejection::Unsafe("update broke the document"))
+        );
+    }
+}
+
+// ---- normal traffic --------------------------------------------------------------------
+
+#[test]
+fn normal_messages_pass_and_apply() {
+    let limits = limits();
+    let server = Doc::new();
+    for update in sample_updates() {
+        for msg in [
+            Message::Sync(SyncMessage::Update(update.clone())).encode_v1(),
+            Message::Sync(SyncMessage::SyncStep2(update.clone())).encode_v1(),
+        ] {
+            match parse_message(&msg, &limits).unwrap() {
+                Inbound::Update(u) | Inbound::SyncStep2(u) => {
+                    apply_update(&server, &u, &limits).unwrap();
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let txn = server.transact();
+    let text = txn.get_text("text").unwrap();
+    assert_eq!(text.get_string(&txn), "ello wörld 👋");
+    let frag = txn.get_xml_fragment("prosemirror").unwrap();
+    assert_eq!(
+        frag.get_string(&txn),
+        "<paragraph align=\"left\"><italic>some</italic> text</paragraph><heading level=\"2\"></heading>"
+    );
+    let meta = txn.get_map("meta").unwrap();
+    assert_eq!(
+        meta.get(&txn, "title").unwrap().to_string(&txn),
+        "Leitbild 2"
+    );
+    drop(txn);
+    // Re-applying known updates is not a change.
+    assert!(!apply_update(&server, &sample_updates()[0], &limits).unwrap());
+
+    let sv = server.transact().state_vector();
+    let step1 = Message::Sync(SyncMessage::SyncStep1(sv.clone())).encode_v1();
+    match parse_message(&step1, &limits).unwrap() {
+        Inbound::SyncStep1(got) => assert_eq!(got, sv),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(
+        parse_message(&[3], &limits).unwrap(),
+        Inbound::AwarenessQuery
+    ));
+    assert!(matches!(
+        parse_message(&[2, 1], &limits).unwrap(),
+        Inbound::Ignored
+    ));
+}
+
+#[test]
+fn real_awareness_passes() {
+    let json = r##"{"user":{"name":"Ada","color":"#30bced"},"cursor":{"anchor":3,"head":5}}"##;
+    let msg = awareness_message(&[(42, 7, json), (43, 2, "null")]);
+    match parse_message(&msg, &limits()).unwrap() {
+        Inbound::Awareness(update) => {
+            assert_eq!(update.clients.len(), 2);
+            let e = &update.clients[&ClientID::new(42)];
+            assert_eq!((e.clock, &*e.json), (7, json));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+// ---- fuzzing ---------------------------------------------------------------------------
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 300,
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// Mutated real updates and random structured updates: no panic may escape the guard,
+    /// and whatever it accepts must leave an encodable document.
+    #[test]
+    fn no_panic_escapes(seed in proptest::prelude::any::<u64>(), flips in proptest::collection::vec((0usize..512, proptest::prelude::any::<u8>()), 0..4)) {
+        let mut rng = Rng(seed | 1);
+        let samples = sample_updates();
+        let mut updates: Vec<Vec<u8>> = (0..1 + rng.below(3)).map(|_| random_update(&mut rng)).collect();
+        let mut mutated = samples[(rng.below(samples.len() as u64)) as usize].clone();
+        for (at, byte) in flips {
+            let i = at % mutated.len();
+            mutated[i] ^= byte;
+        }
+        updates.push(mutated);
+        let seed_doc = rng.below(2) == 0;
+        for u in &updates {
+            let _ = parse_message(&sync_update(u), &limits());
+        }
+        let full = samples.last().unwrap();
+        let result = guarded_run(seed_doc.then_some(&full[..]), &updates);
+        proptest::prop_assert!(result.is_ok(), "{:?} {:?}", result, updates);
+    }
+}

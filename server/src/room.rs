@@ -1,0 +1,564 @@
+//! One document's actor: it owns the yrs `Doc`, the `Awareness`, the peers and the log
+//! writer. A [`RoomHandle`] (a bounded `mpsc::Sender`) is the only way in.
+//!
+//! The invariant this module upholds: an update is appended to the log and flushed to
+//! disk before any other peer (or an HTTP reader) can see it. Commands are processed in
+//! batches; everything a batch would send waits in an outbox until the batch's one
+//! flush has returned.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+
+use crate::guard::{self, Inbound, Limits, Rejection};
+use crate::metrics::Metrics;
+use crate::name::DocName;
+use crate::render::{self, Format};
+use crate::store::{DocMeta, Record, Store, StoreError};
+
+/// Identifies one websocket connection within the server.
+pub type PeerId = u64;
+
+/// Most commands handled in one batch (and so covered by one flush).
+const BATCH: usize = 512;
+
+/// Why the server closes a connection: a websocket close code and a short reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Close {
+    pub const SLOW: Close = Close {
+        code: 1013,
+        reason: "too slow: reconnect to resync",
+    };
+    pub const STORAGE: Close = Close {
+        code: 1011,
+        reason: "storage failure",
+    };
+    pub const SHUTDOWN: Close = Close {
+        code: 1001,
+        reason: "server shutting down",
+    };
+
+    pub fn rejected(rejection: &Rejection) -> Close {
+        let reason = match rejection {
+            Rejection::TooBig => "message too big",
+            Rejection::Malformed(_) => "undecodable message",
+            Rejection::Unsafe(_) => "update refused",
+        };
+        Close {
+            code: rejection.close_code(),
+            reason,
+        }
+    }
+}
+
+/// What a connection hands the room when it joins.
+pub struct PeerLink {
+    pub id: PeerId,
+    /// Encoded y-protocols messages for the peer; bounded, never awaited by the room.
+    pub out: mpsc::Sender<Bytes>,
+    /// Tells the connection to close; capacity 1, only the first close matters.
+    pub close: mpsc::Sender<Close>,
+}
+
+pub enum Command {
+    Join {
+        link: PeerLink,
+        joined: oneshot::Sender<()>,
+    },
+    Message {
+        peer: PeerId,
+        message: Inbound,
+    },
+    Leave {
+        peer: PeerId,
+    },
+    Render {
+        format: Format,
+        reply: oneshot::Sender<String>,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error("the document's room has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored document cannot be loaded: {0}")]
+    Load(String),
+}
+
+/// The way into a room.
+#[derive(Clone)]
+pub struct RoomHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl RoomHandle {
+    pub async fn send(&self, command: Command) -> Result<(), RoomError> {
+        self.tx.send(command).await.map_err(|_| RoomError::Stopped)
+    }
+
+    pub async fn join(&self, link: PeerLink) -> Result<(), RoomError> {
+        let (joined, done) = oneshot::channel();
+        self.send(Command::Join { link, joined }).await?;
+        done.await.map_err(|_| RoomError::Stopped)
+    }
+
+    pub async fn render(&self, format: Format) -> Result<String, RoomError> {
+        let (reply, text) = oneshot::channel();
+        self.send(Command::Render { format, reply }).await?;
+        text.await.map_err(|_| RoomError::Stopped)
+    }
+
+    pub async fn shutdown(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.send(Command::Shutdown { done }).await.is_ok() {
+            let _ = stopped.await;
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Settings a room needs from the server's `Config`.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    pub limits: Limits,
+    pub mailbox: usize,
+    pub idle_unload: Duration,
+    pub checkpoint_every: u64,
+}
+
+struct Peer {
+    link: PeerLink,
+    /// The awareness client id this peer speaks for, bound by its first awareness state.
+    client: Option<ClientID>,
+}
+
+enum Target {
+    One(PeerId),
+    AllBut(PeerId),
+    All,
+}
+
+/// Asks the owner to drop this room from its registry; `true` if it may stop now.
+pub type UnloadCheck = Box<dyn Fn(&mpsc::Receiver<Command>) -> bool + Send>;
+
+pub struct Room {
+    name: DocName,
+    awareness: Awareness,
+    peers: HashMap<PeerId, Peer>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    settings: RoomSettings,
+    meta: Option<DocMeta>,
+    next_seq: u64,
+    unsnapshotted: u64,
+    outbox: Vec<(Target, Bytes)>,
+}
+
+/// Loads the document and starts its actor. The returned handle is valid at once;
+/// commands wait in the mailbox while the document loads.
+pub fn spawn(
+    name: DocName,
+    store: Store,
+    metrics: Arc<Metrics>,
+    settings: RoomSettings,
+    may_unload: UnloadCheck,
+) -> RoomHandle {
+    let (tx, rx) = mpsc::channel(settings.mailbox);
+    let span = tracing::info_span!("room", doc = %name);
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            match Room::load(name, store, metrics, settings) {
+                Ok(room) => room.run(rx, may_unload).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot open document");
+                    may_unload(&rx);
+                }
+            }
+        },
+        span,
+    ));
+    RoomHandle { tx }
+}
+
+impl Room {
+    fn load(
+        name: DocName,
+        store: Store,
+        metrics: Arc<Metrics>,
+        settings: RoomSettings,
+    ) -> Result<Room, RoomError> {
+        let stored = store.load(&name)?;
+        let doc = rebuild(stored.snapshot.as_deref(), &stored.tail)?;
+        metrics.open_docs.fetch_add(1, Relaxed);
+        tracing::debug!(records = stored.tail.len(), "document loaded");
+        Ok(Room {
+            meta: store.meta(&name)?,
+            name,
+            awareness: Awareness::new(doc),
+            peers: HashMap::new(),
+            store,
+            metrics,
+            settings,
+            next_seq: stored.next_seq,
+            unsnapshotted: stored.tail.len() as u64,
+            outbox: Vec::new(),
+        })
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>, may_unload: UnloadCheck) {
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut stopped = None;
+        while stopped.is_none() {
+            let first = if self.peers.is_empty() {
+                match tokio::time::timeout(self.settings.idle_unload, rx.recv()).await {
+                    Ok(command) => command,
+                    Err(_) if may_unload(&rx) => break,
+                    Err(_) => continue,
+                }
+            } else {
+                rx.recv().await
+            };
+            let Some(first) = first else { break };
+            batch.push(first);
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            stopped = self.process(&mut batch).await;
+        }
+        self.close_all(Close::SHUTDOWN);
+        if let Err(e) = self.checkpoint().and(self.store.flush().await) {
+            tracing::error!(error = %e, "final checkpoint failed; the log still holds everything");
+        }
+        self.metrics.open_docs.fetch_sub(1, Relaxed);
+        tracing::debug!("document unloaded");
+        if let Some(Some(done)) = stopped {
+            let _ = done.send(());
+        }
+    }
+
+    /// Handles one batch. Returns `Some` when the room must stop (with the shutdown
+    /// caller to notify, if any).
+    async fn process(&mut self, batch: &mut Vec<Command>) -> Option<Option<oneshot::Sender<()>>> {
+        let mut accepted: Vec<(PeerId, Vec<u8>)> = Vec::new();
+        let mut renders = Vec::new();
+        let mut stop = None;
+        for command in batch.drain(..) {
+            match command {
+                Command::Join { link, joined } => self.join(link, joined),
+                Command::Message { peer, message } => self.handle(peer, message, &mut accepted),
+                Command::Leave { peer } => self.leave(peer),
+                Command::Render { format, reply } => renders.push((format, reply)),
+                Command::Shutdown { done } => stop = Some(Some(done)),
+            }
+        }
+        if !accepted.is_empty() {
+            if let Err(e) = self.persist(&accepted).await {
+                tracing::error!(error = %e, "cannot persist updates; closing the document");
+                // Nothing of this batch was shown to anyone: drop the outbox.
+                self.outbox.clear();
+                self.close_all(Close::STORAGE);
+                return Some(None);
+            }
+        }
+        self.send_outbox();
+        for (format, reply) in renders {
+            let _ = reply.send(render::render(self.awareness.doc(), format));
+        }
+        if self.unsnapshotted >= self.settings.checkpoint_every {
+            if let Err(e) = self.checkpoint() {
+                tracing::warn!(error = %e, "checkpoint failed; will retry");
+            }
+        }
+        stop
+    }
+
+    fn join(&mut self, link: PeerLink, joined: oneshot::Sender<()>) {
+        let id = link.id;
+        self.peers.insert(id, Peer { link, client: None });
+        let sv = self.awareness.doc().transact().state_vector();
+        self.queue(Target::One(id), &Message::Sync(SyncMessage::SyncStep1(sv)));
+        if let Ok(update) = self.awareness.update() {
+            if !update.clients.is_empty() {
+                self.queue(Target::One(id), &Message::Awareness(update));
+            }
+        }
+        let _ = joined.send(());
+    }
+
+    fn handle(&mut self, peer: PeerId, message: Inbound, accepted: &mut Vec<(PeerId, Vec<u8>)>) {
+        if !self.peers.contains_key(&peer) {
+            return; // already kicked; its last messages are void
+        }
+        match message {
+            Inbound::SyncStep1(sv) => {
+                let diff = self.awareness.doc().transact().encode_diff_v1(&sv);
+                self.queue(
+                    Target::One(peer),
+                    &Message::Sync(SyncMessage::SyncStep2(diff)),
+                );
+            }
+            Inbound::SyncStep2(update) | Inbound::Update(update) => {
+                match guard::apply_update(self.awareness.doc(), &update, &self.settings.limits) {
+                    Ok(true) => accepted.push((peer, update)),
+                    Ok(false) => {}
+                    Err(rejection) => {
+                        tracing::warn!(peer, %rejection, "update refused");
+                        self.metrics.reject(rejection.reason());
+                        self.kick(peer, Close::rejected(&rejection));
+                        self.recover(accepted);
+                    }
+                }
+            }
+            Inbound::Awareness(update) => self.awareness_from(peer, update),
+            Inbound::AwarenessQuery => {
+                if let Ok(update) = self.awareness.update() {
+                    self.queue(Target::One(peer), &Message::Awareness(update));
+                }
+            }
+            Inbound::Ignored => {}
+        }
+    }
+
+    /// Applies the entries of `update` that belong to the peer's own client. A peer binds
+    /// its client id with its first state; entries for any other client are dropped.
+    fn awareness_from(&mut self, peer: PeerId, mut update: AwarenessUpdate) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let before = update.clients.len();
+        if p.client.is_none() {
+            p.client = update
+                .clients
+                .keys()
+                .next()
+                .copied()
+                .filter(|_| update.clients.len() == 1);
+        }
+        let own = p.client;
+        update.clients.retain(|id, _| Some(*id) == own);
+        if update.clients.len() < before {
+            self.metrics.reject("foreign_awareness");
+        }
+        if update.clients.is_empty() {
+            return;
+        }
+        match self.awareness.apply_update_summary(update.clone()) {
+            Ok(Some(_)) => self.queue(Target::AllBut(peer), &Message::Awareness(update)),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(peer, error = %e, "awareness update ignored"),
+        }
+    }
+
+    fn leave(&mut self, peer: PeerId) {
+        if let Some(p) = self.peers.remove(&peer) {
+            self.forget_client(p.client);
+        }
+    }
+
+    /// Removes a departed peer's awareness state and tells the others.
+    fn forget_client(&mut self, client: Option<ClientID>) {
+        let Some(client) = client else { return };
+        if self.awareness.meta(client).is_some() {
+            self.awareness.remove_state(client);
+            if let Ok(update) = self.awareness.update_with_clients([client]) {
+                self.queue(Target::All, &Message::Awareness(update));
+            }
+        }
+    }
+
+    /// Rebuilds the document from storage plus this batch's accepted updates, after a
+    /// refused update may have left the live document in a bad state.
+    fn recover(&mut self, accepted: &mut Vec<(PeerId, Vec<u8>)>) {
+        let rebuilt = self
+            .store
+            .load(&self.name)
+            .map_err(RoomError::from)
+            .and_then(|stored| {
+                let doc = rebuild(stored.snapshot.as_deref(), &stored.tail)?;
+                accepted.retain(|(_, update)| {
+                    guard::apply_update(&doc, update, &self.settings.limits).is_ok()
+                });
+                Ok(doc)
+            });
+        match rebuilt {
+            Ok(doc) => *self.awareness.doc_mut() = doc,
+            Err(e) => tracing::error!(error = %e, "cannot rebuild document after a refused update"),
+        }
+    }
+
+    /// Appends this batch's updates, one merged record per peer, and waits for the group
+    /// commit. Only then are they queued for broadcast.
+    async fn persist(&mut self, accepted: &[(PeerId, Vec<u8>)]) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut order: Vec<PeerId> = Vec::new();
+        let mut by_peer: HashMap<PeerId, Vec<&[u8]>> = HashMap::new();
+        for (peer, update) in accepted {
+            by_peer.entry(*peer).or_insert_with(|| {
+                order.push(*peer);
+                Vec::new()
+            });
+            by_peer.get_mut(peer).map(|v| v.push(update.as_slice()));
+        }
+        let mut written = 0;
+        let mut merged_updates = Vec::with_capacity(order.len());
+        for peer in order {
+            let updates = &by_peer[&peer];
+            let merged = match updates.as_slice() {
+                [one] => one.to_vec(),
+                many => {
+                    yrs::merge_updates_v1(many.iter().copied()).unwrap_or_else(|_| many.concat())
+                }
+            };
+            let record = Record {
+                ts_ms: now,
+                author: None,
+                update: merged,
+            };
+            written += self.store.append(&self.name, self.next_seq, &record)?;
+            self.next_seq += 1;
+            self.unsnapshotted += 1;
+            merged_updates.push((peer, record.update));
+        }
+        let meta = self.meta.get_or_insert_with(|| DocMeta {
+            title: self.name.to_string(),
+            created_at: now,
+            updated_at: now,
+            size: 0,
+        });
+        meta.updated_at = now;
+        meta.size += written;
+        self.store.put_meta(&self.name, meta)?;
+        self.store.flush().await?;
+
+        self.metrics
+            .updates_received
+            .fetch_add(accepted.len() as u64, Relaxed);
+        for (peer, update) in merged_updates {
+            self.queue(
+                Target::AllBut(peer),
+                &Message::Sync(SyncMessage::Update(update)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot of the whole state. The log records stay: they are history.
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if self.unsnapshotted == 0 || self.next_seq == 0 {
+            return Ok(());
+        }
+        let doc = self.awareness.doc();
+        let state = catch_unwind(AssertUnwindSafe(|| {
+            doc.transact()
+                .encode_state_as_update_v1(&StateVector::default())
+        }))
+        .map_err(|_| StoreError::Corrupt(format!("{} cannot be encoded", self.name)))?;
+        self.store
+            .put_snapshot(&self.name, self.next_seq - 1, &state)?;
+        self.unsnapshotted = 0;
+        Ok(())
+    }
+
+    fn queue(&mut self, target: Target, message: &Message) {
+        self.outbox.push((target, Bytes::from(message.encode_v1())));
+    }
+
+    /// Hands queued messages to the peers. A peer whose queue is full is disconnected,
+    /// never silently skipped: it resyncs when it reconnects.
+    fn send_outbox(&mut self) {
+        let mut slow = Vec::new();
+        for (target, bytes) in std::mem::take(&mut self.outbox) {
+            let is_update = bytes.first() == Some(&0) && bytes.get(1) == Some(&2);
+            for (id, peer) in &self.peers {
+                let wanted = match target {
+                    Target::One(one) => *id == one,
+                    Target::AllBut(except) => *id != except,
+                    Target::All => true,
+                };
+                if !wanted || slow.contains(id) {
+                    continue;
+                }
+                match peer.link.out.try_send(bytes.clone()) {
+                    Ok(()) if is_update => {
+                        self.metrics.updates_broadcast.fetch_add(1, Relaxed);
+                    }
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        for id in slow {
+            tracing::warn!(peer = id, "peer too slow; disconnecting");
+            self.metrics.reject("slow_peer");
+            self.kick(id, Close::SLOW);
+        }
+        if !self.outbox.is_empty() {
+            // Kicking queued awareness removals; deliver them too.
+            self.send_outbox();
+        }
+    }
+
+    fn kick(&mut self, peer: PeerId, close: Close) {
+        if let Some(p) = self.peers.remove(&peer) {
+            let _ = p.link.close.try_send(close);
+            self.forget_client(p.client);
+        }
+    }
+
+    fn close_all(&mut self, close: Close) {
+        for (_, peer) in self.peers.drain() {
+            let _ = peer.link.close.try_send(close);
+        }
+    }
+}
+
+/// A document from a snapshot and the log records after it. Stored updates were checked
+/// when they arrived, so a failure here means corruption, not hostility.
+fn rebuild(snapshot: Option<&[u8]>, tail: &[Record]) -> Result<Doc, RoomError> {
+    let doc = crate::demo::server_doc();
+    {
+        let mut txn = doc.transact_mut();
+        let updates = snapshot
+            .into_iter()
+            .chain(tail.iter().map(|r| r.update.as_slice()));
+        for bytes in updates {
+            let update = Update::decode_v1(bytes).map_err(|e| RoomError::Load(e.to_string()))?;
+            txn.apply_update(update)
+                .map_err(|e| RoomError::Load(e.to_string()))?;
+        }
+    }
+    Ok(doc)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,337 @@
+//! The `Store`: sled behind typed methods. Document metadata, the append-only update log
+//! (the history), snapshots, and group-commit durability.
+//!
+//! sled never leaks out of this module. Nothing here knows about yrs documents or
+//! websockets: updates are bytes, the room decides what they mean.
+
+mod keys;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+pub use keys::Record;
+
+use crate::metrics::Metrics;
+use crate::name::DocName;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage failed: {0}")]
+    Sled(Arc<sled::Error>),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("document already exists")]
+    Exists,
+    #[error("the store has shut down")]
+    Closed,
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Sled(Arc::new(e))
+    }
+}
+
+/// What the server knows about a document besides its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocMeta {
+    pub title: String,
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// Bytes of history and snapshot stored for the document.
+    pub size: u64,
+}
+
+/// A document as stored: the latest snapshot and the log records after it.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The state v1 of the latest checkpoint.
+    pub snapshot: Option<Vec<u8>>,
+    /// Log records newer than the snapshot, in order.
+    pub tail: Vec<Record>,
+    /// The sequence number the next appended record gets.
+    pub next_seq: u64,
+    /// The sequence number up to which the snapshot covers the log.
+    pub snapshot_seq: u64,
+}
+
+type FlushReply = oneshot::Sender<Result<(), StoreError>>;
+
+/// The handle to the database. Cheap to clone; all clones share one flusher.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    log: sled::Tree,
+    snap: sled::Tree,
+    flusher: mpsc::Sender<FlushReply>,
+    metrics: Arc<Metrics>,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir` and starts the group-commit flusher.
+    /// Must be called inside a tokio runtime.
+    pub fn open(dir: &Path, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        let (flusher, requests) = mpsc::channel(4096);
+        tokio::spawn(run_flusher(db.clone(), requests, metrics.clone()));
+        Ok(Store {
+            meta: db.open_tree(keys::META)?,
+            log: db.open_tree(keys::LOG)?,
+            snap: db.open_tree(keys::SNAP)?,
+            db,
+            flusher,
+            metrics,
+        })
+    }
+
+    /// All documents with their metadata, in name order.
+    pub fn list(&self) -> Result<Vec<(DocName, DocMeta)>, StoreError> {
+        self.meta
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry?;
+                let name = std::str::from_utf8(&key)
+                    .ok()
+                    .and_then(|s| DocName::parse(s).ok())
+                    .ok_or_else(|| StoreError::Corrupt("document key".into()))?;
+                Ok((name, decode_meta(&value)?))
+            })
+            .collect()
+    }
+
+    pub fn meta(&self, doc: &DocName) -> Result<Option<DocMeta>, StoreError> {
+        self.meta
+            .get(doc.as_str())?
+            .map(|v| decode_meta(&v))
+            .transpose()
+    }
+
+    /// Writes metadata; durable with the next [`Store::flush`].
+    pub fn put_meta(&self, doc: &DocName, meta: &DocMeta) -> Result<(), StoreError> {
+        self.meta.insert(doc.as_str(), encode_meta(meta))?;
+        Ok(())
+    }
+
+    /// Registers a new document, with an optional first update, and makes it durable.
+    /// Fails with [`StoreError::Exists`] if the name is taken.
+    pub async fn create(
+        &self,
+        doc: &DocName,
+        meta: &DocMeta,
+        first: Option<Record>,
+    ) -> Result<(), StoreError> {
+        let taken = self.meta.compare_and_swap(
+            doc.as_str(),
+            None as Option<&[u8]>,
+            Some(encode_meta(meta)),
+        )?;
+        if taken.is_err() {
+            return Err(StoreError::Exists);
+        }
+        if let Some(record) = first {
+            self.append(doc, 0, &record)?;
+        }
+        self.flush().await
+    }
+
+    /// Reads the latest snapshot and the log after it.
+    pub fn load(&self, doc: &DocName) -> Result<Loaded, StoreError> {
+        let mut loaded = Loaded::default();
+        let mut from = 0;
+        if let Some(value) = self.snap.get(doc.as_str())? {
+            let (upto, state) = keys::decode_snapshot(&value)
+                .ok_or_else(|| StoreError::Corrupt(format!("snapshot of {doc}")))?;
+            loaded.snapshot = Some(state.to_vec());
+            loaded.snapshot_seq = upto;
+            from = upto + 1;
+        }
+        if let Some(last) = self.log.scan_prefix(keys::log_prefix(doc)).next_back() {
+            let (key, _) = last?;
+            loaded.next_seq = keys::log_seq(&key).map_or(0, |s| s + 1);
+        }
+        for entry in self
+            .log
+            .range(keys::log_key(doc, from)..keys::log_key(doc, u64::MAX))
+        {
+            let (_, value) = entry?;
+            let record = keys::decode_record(&value)
+                .ok_or_else(|| StoreError::Corrupt(format!("log record of {doc}")))?;
+            loaded.tail.push(record);
+        }
+        Ok(loaded)
+    }
+
+    /// Every log record of a document, oldest first: its whole history.
+    pub fn history(
+        &self,
+        doc: &DocName,
+    ) -> impl Iterator<Item = Result<(u64, Record), StoreError>> {
+        self.log.scan_prefix(keys::log_prefix(doc)).map(|entry| {
+            let (key, value) = entry?;
+            let seq = keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
+            let record = keys::decode_record(&value)
+                .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
+            Ok((seq, record))
+        })
+    }
+
+    /// Appends one record to the log. Not durable until [`Store::flush`] returns.
+    /// Returns the bytes written.
+    pub fn append(&self, doc: &DocName, seq: u64, record: &Record) -> Result<u64, StoreError> {
+        let value = keys::encode_record(record);
+        let bytes = value.len() as u64;
+        self.log.insert(keys::log_key(doc, seq), value)?;
+        self.metrics
+            .bytes_persisted
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        Ok(bytes)
+    }
+
+    /// Replaces the document's snapshot. The log records it covers stay: they are history.
+    pub fn put_snapshot(
+        &self,
+        doc: &DocName,
+        upto_seq: u64,
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        let value = keys::encode_snapshot(upto_seq, state);
+        self.metrics
+            .bytes_persisted
+            .fetch_add(value.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.snap.insert(doc.as_str(), value)?;
+        Ok(())
+    }
+
+    /// Waits until everything written before this call is on disk. Calls from all rooms
+    /// that arrive while a flush runs share the next one (group commit).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.flusher
+            .send(reply)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        done.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+/// Group commit: one `sled::Db::flush` for every waiter that queued up meanwhile.
+///
+/// A waiter is only queued after its writes were made, so a flush that starts after the
+/// waiter was taken from the queue covers them.
+async fn run_flusher(
+    db: sled::Db,
+    mut requests: mpsc::Receiver<FlushReply>,
+    metrics: Arc<Metrics>,
+) {
+    while let Some(first) = requests.recv().await {
+        let mut waiters = vec![first];
+        while let Ok(more) = requests.try_recv() {
+            waiters.push(more);
+        }
+        let started = Instant::now();
+        let db = db.clone();
+        let result = match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::from(e)),
+            Err(_) => Err(StoreError::Closed),
+        };
+        metrics.observe_flush(started.elapsed());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "store flush failed");
+        }
+        for waiter in waiters {
+            let _ = waiter.send(result.clone());
+        }
+    }
+}
+
+fn encode_meta(meta: &DocMeta) -> Vec<u8> {
+    serde_json::to_vec(meta).unwrap_or_default()
+}
+
+fn decode_meta(value: &[u8]) -> Result<DocMeta, StoreError> {
+    serde_json::from_slice(value)
+        .map_err(|e| StoreError::Corrupt(format!("document metadata: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> DocName {
+        DocName::parse(s).unwrap()
+    }
+
+    fn record(update: &[u8]) -> Record {
+        Record {
+            ts_ms: 1,
+            author: None,
+            update: update.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn load_reads_snapshot_and_tail_and_keeps_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        let doc = name("d");
+        for seq in 0..5 {
+            store.append(&doc, seq, &record(&[seq as u8])).unwrap();
+        }
+        store.append(&name("d.other"), 0, &record(&[99])).unwrap();
+        store.put_snapshot(&doc, 2, b"state").unwrap();
+        store.flush().await.unwrap();
+
+        let loaded = store.load(&doc).unwrap();
+        assert_eq!(loaded.snapshot.as_deref(), Some(&b"state"[..]));
+        assert_eq!(
+            loaded.tail.iter().map(|r| r.update[0]).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
+        assert_eq!(loaded.next_seq, 5);
+        assert_eq!(
+            store.history(&doc).count(),
+            5,
+            "checkpointing keeps history"
+        );
+    }
+
+    #[tokio::test]
+    async fn create_refuses_a_taken_name_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = DocMeta {
+            title: "Ü".into(),
+            created_at: 1,
+            updated_at: 1,
+            size: 0,
+        };
+        {
+            let store = Store::open(dir.path(), Arc::default()).unwrap();
+            store
+                .create(&name("x"), &meta, Some(record(&[7])))
+                .await
+                .unwrap();
+            assert!(matches!(
+                store.create(&name("x"), &meta, None).await,
+                Err(StoreError::Exists)
+            ));
+        }
+        // Let the flusher see its channel close and release the database lock.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        assert_eq!(store.list().unwrap(), vec![(name("x"), meta)]);
+        assert_eq!(store.load(&name("x")).unwrap().tail, vec![record(&[7])]);
+    }
+}

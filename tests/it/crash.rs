@@ -1,0 +1,104 @@
+//! The crash test: SIGKILL the real `leitbild` binary while one client streams edits and
+//! another watches; after a restart every edit the watcher had seen must be there.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::support::Client;
+
+/// The server binary next to this test binary (`target/<profile>/leitbild`), or
+/// `$LEITBILD_BIN`.
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("LEITBILD_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("leitbild"))
+        .expect("target dir");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p leitbild` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Starts the binary on port 0 and returns it with the address it printed.
+async fn spawn(data: &Path) -> (Child, String) {
+    let mut child = Command::new(binary())
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("LEITBILD_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("server starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(rest) = line.split("http://").nth(1) {
+                return rest.split('/').next().expect("address").to_owned();
+            }
+        }
+        panic!("server exited before printing its address");
+    })
+    .await
+    .expect("server prints its address");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_nothing_a_watcher_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected_prefix = String::new();
+    for round in 0..5 {
+        let (mut server, addr) = spawn(dir.path()).await;
+        let url = format!("ws://{addr}/ws/crash");
+        let writer = Client::connect(&url).await;
+        let watcher = Client::connect(&url).await;
+        assert!(
+            watcher.text().starts_with(&expected_prefix),
+            "round {round}: after restart the text lost edits the watcher had seen"
+        );
+
+        let streaming = tokio::spawn(async move {
+            for i in 0.. {
+                writer.append(&format!("r{round}e{i};")).await;
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                if writer.is_disconnected() {
+                    break;
+                }
+            }
+        });
+        let kill_after = Duration::from_millis(100 + rand::random::<u64>() % 400);
+        tokio::time::sleep(kill_after).await;
+        server.start_kill().expect("SIGKILL");
+        server.wait().await.expect("server exits");
+        watcher.wait_for(|w| w.is_disconnected()).await;
+        let seen = watcher.text();
+        assert!(
+            seen.contains(&format!("r{round}e")),
+            "round {round}: the watcher saw edits before the kill"
+        );
+        let _ = streaming.await;
+
+        let (mut server, addr) = spawn(dir.path()).await;
+        let check = Client::connect(&format!("ws://{addr}/ws/crash")).await;
+        assert!(
+            check.text().starts_with(&seen),
+            "round {round}: lost edits the watcher had seen:\nseen {seen:?}\ngot  {:?}",
+            check.text()
+        );
+        expected_prefix = seen;
+        server.start_kill().expect("stop");
+        server.wait().await.expect("server exits");
+    }
+}
