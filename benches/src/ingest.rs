@@ -327,6 +327,11 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         ms(cold.step2_us),
         "ms",
     );
+    t.row(
+        "cold load total (connect + SyncStep1 -> SyncStep2)",
+        ms(cold.connect_us + cold.step2_us),
+        "ms",
+    );
     t.row("cold load: SyncStep2 size", cold.step2_bytes, "bytes");
     t.row(
         "warm load (second client): SyncStep1 -> SyncStep2",
