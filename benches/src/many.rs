@@ -40,6 +40,10 @@ pub struct ManyArgs {
     /// Only hold the synced connections open for --seconds, then report memory.
     #[arg(long)]
     idle: bool,
+    /// Clients decode each update and track its clocks without integrating it into their
+    /// Doc: a cheaper client, for when the bench tool itself saturates the machine.
+    #[arg(long)]
+    decode_only: bool,
     /// Connections being opened at the same time.
     #[arg(long, default_value_t = 32)]
     connect_concurrency: usize,
@@ -59,6 +63,7 @@ struct Plan {
     quota: u32,
     /// Send time of update `seq` of client `k` at `k * quota + seq`.
     sent_ns: Vec<AtomicU64>,
+    decode_only: bool,
 }
 
 impl Plan {
@@ -135,6 +140,7 @@ pub async fn run(args: ManyArgs, open_files: u64) -> Result<()> {
         sent_ns: (0..args.clients * quota as usize)
             .map(|_| AtomicU64::new(0))
             .collect(),
+        decode_only: args.decode_only,
     });
 
     let work = WorkDir::create(args.server.keep)?;
@@ -244,8 +250,16 @@ pub async fn run(args: ManyArgs, open_files: u64) -> Result<()> {
         )
     } else {
         format!(
-            "many: {} clients over {} docs, {} updates/s each, {} s",
-            args.clients, args.docs, args.rate, args.seconds
+            "many: {} clients over {} docs, {} updates/s each, {} s{}",
+            args.clients,
+            args.docs,
+            args.rate,
+            args.seconds,
+            if args.decode_only {
+                ", clients decode only"
+            } else {
+                ", clients apply every update"
+            }
         )
     });
     t.row("clients", args.clients, "connections");
@@ -458,12 +472,14 @@ impl<'a> Peers<'a> {
             .iter()
             .filter_map(|(c, r)| Some((*c, r.iter().next_back()?.end)))
             .collect();
-        let mut txn = doc.transact_mut();
-        txn.apply_update(update).context("applying update")?;
-        if txn.has_missing_updates() {
-            // Out of causal order: count only what the doc really integrated.
-            let sv = txn.state_vector();
-            touched.iter_mut().for_each(|(c, end)| *end = sv.get(c));
+        if !plan.decode_only {
+            let mut txn = doc.transact_mut();
+            txn.apply_update(update).context("applying update")?;
+            if txn.has_missing_updates() {
+                // Out of causal order: count only what the doc really integrated.
+                let sv = txn.state_vector();
+                touched.iter_mut().for_each(|(c, end)| *end = sv.get(c));
+            }
         }
         let d = plan.doc_of(self.me);
         for (id, end) in touched {
