@@ -215,6 +215,7 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         .max()
         .unwrap_or(send_end_ns);
     let server_cpu = server.cpu()? - server_cpu0;
+    let flushes = FlushFigures::parse(&server.metrics().await.context("reading /metrics")?);
     let tool_cpu = cpu_of(0)? - tool_cpu0;
     let memory = server.memory()?;
     server.ensure_running()?;
@@ -288,6 +289,11 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         t.row("writer->observer latency p50", ms(l.p50_us), "ms");
         t.row("writer->observer latency p99", ms(l.p99_us), "ms");
         t.row("writer->observer latency max", ms(l.max_us), "ms");
+    }
+    if let Some(f) = &flushes {
+        t.row("server flushes (group commits)", f.count, "");
+        t.row("server flush latency p50 (bucket bound)", f.p50, "s");
+        t.row("server flush latency p99 (bucket bound)", f.p99, "s");
     }
     t.row(
         "server peak RSS (VmHWM)",
@@ -517,4 +523,37 @@ async fn load(base: &str, doc_name: &str) -> Result<Load> {
         step2_bytes: step2.len(),
         text: rendered,
     })
+}
+
+/// Group-commit figures from the server's `leitbild_flush_seconds` histogram.
+struct FlushFigures {
+    count: u64,
+    p50: String,
+    p99: String,
+}
+
+impl FlushFigures {
+    fn parse(metrics: &str) -> Option<FlushFigures> {
+        let mut buckets: Vec<(String, u64)> = Vec::new();
+        for line in metrics.lines() {
+            let Some(rest) = line.strip_prefix("leitbild_flush_seconds_bucket{le=\"") else {
+                continue;
+            };
+            let (bound, count) = rest.split_once("\"} ")?;
+            buckets.push((bound.to_owned(), count.trim().parse().ok()?));
+        }
+        let count = buckets.last()?.1;
+        let quantile = |q: f64| {
+            let want = (count as f64 * q).ceil() as u64;
+            buckets
+                .iter()
+                .find(|(_, c)| *c >= want)
+                .map_or_else(|| "+Inf".to_owned(), |(b, _)| format!("<= {b}"))
+        };
+        Some(FlushFigures {
+            count,
+            p50: quantile(0.5),
+            p99: quantile(0.99),
+        })
+    }
 }

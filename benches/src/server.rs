@@ -134,6 +134,19 @@ impl ServerProcess {
         format!("ws://{}", self.addr)
     }
 
+    /// The server's `GET /metrics` text.
+    pub async fn metrics(&self) -> Result<String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(&self.addr).await?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+            .await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        Ok(body.to_owned())
+    }
+
     /// Fail if the server has exited on its own.
     pub fn ensure_running(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {

@@ -154,6 +154,10 @@ async fn websocket(
         // messages, with close code 1009.
         .max_message_size(limit + 64 * 1024)
         .max_frame_size(limit + 64 * 1024)
+        // tungstenite zero-fills its whole read buffer per read (128 KiB by default), so
+        // that buffer is resident memory per connection: keep it small. Idle peers cost
+        // little; large messages take a few more reads.
+        .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             connection::serve_peer(

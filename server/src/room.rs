@@ -291,7 +291,7 @@ impl Room {
             let _ = reply.send(render::render(self.awareness.doc(), format));
         }
         if self.unsnapshotted >= self.settings.checkpoint_every {
-            if let Err(e) = self.checkpoint() {
+            if let Err(e) = self.checkpoint_in_background() {
                 tracing::warn!(error = %e, "checkpoint failed; will retry");
             }
         }
@@ -472,19 +472,41 @@ impl Room {
 
     /// Writes a snapshot of the whole state. The log records stay: they are history.
     fn checkpoint(&mut self) -> Result<(), StoreError> {
+        match self.snapshot()? {
+            Some((upto, state)) => self.store.put_snapshot(&self.name, upto, &state),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`Room::checkpoint`], but the write happens on a blocking thread so the room
+    /// goes on with the next batch. An older snapshot landing after a newer one is still
+    /// correct: loading replays the longer tail.
+    fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
+        if let Some((upto, state)) = self.snapshot()? {
+            let (store, name) = (self.store.clone(), self.name.clone());
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = store.put_snapshot(&name, upto, &state) {
+                    tracing::warn!(doc = %name, error = %e, "checkpoint failed; the log still holds everything");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The whole state as a v2 update and the log record it covers, if the log has grown
+    /// since the last snapshot.
+    fn snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         if self.unsnapshotted == 0 || self.next_seq == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let doc = self.awareness.doc();
         let state = catch_unwind(AssertUnwindSafe(|| {
             doc.transact()
-                .encode_state_as_update_v1(&StateVector::default())
+                .encode_state_as_update_v2(&StateVector::default())
         }))
         .map_err(|_| StoreError::Corrupt(format!("{} cannot be encoded", self.name)))?;
-        self.store
-            .put_snapshot(&self.name, self.next_seq - 1, &state)?;
         self.unsnapshotted = 0;
-        Ok(())
+        Ok(Some((self.next_seq - 1, state)))
     }
 
     fn queue(&mut self, target: Target, message: &Message) {
@@ -547,13 +569,14 @@ fn rebuild(snapshot: Option<&[u8]>, tail: &[Record]) -> Result<Doc, RoomError> {
     let doc = crate::demo::server_doc();
     {
         let mut txn = doc.transact_mut();
-        let updates = snapshot
-            .into_iter()
-            .chain(tail.iter().map(|r| r.update.as_slice()));
-        for bytes in updates {
-            let update = Update::decode_v1(bytes).map_err(|e| RoomError::Load(e.to_string()))?;
-            txn.apply_update(update)
-                .map_err(|e| RoomError::Load(e.to_string()))?;
+        let load = |e: &dyn std::fmt::Display| RoomError::Load(e.to_string());
+        if let Some(state) = snapshot {
+            let update = Update::decode_v2(state).map_err(|e| load(&e))?;
+            txn.apply_update(update).map_err(|e| load(&e))?;
+        }
+        for record in tail {
+            let update = Update::decode_v1(&record.update).map_err(|e| load(&e))?;
+            txn.apply_update(update).map_err(|e| load(&e))?;
         }
     }
     Ok(doc)

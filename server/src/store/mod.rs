@@ -49,7 +49,7 @@ pub struct DocMeta {
 /// A document as stored: the latest snapshot and the log records after it.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// The state v1 of the latest checkpoint.
+    /// The state (Yjs update v2) of the latest checkpoint.
     pub snapshot: Option<Vec<u8>>,
     /// Log records newer than the snapshot, in order.
     pub tail: Vec<Record>,
