@@ -290,7 +290,7 @@ pub async fn run(args: IngestArgs) -> Result<()> {
         t.row("writer->observer latency p99", ms(l.p99_us), "ms");
         t.row("writer->observer latency max", ms(l.max_us), "ms");
     }
-    if let Some(f) = &flushes {
+    if let Some(f) = flushes {
         t.row("server flushes (group commits)", f.count, "");
         t.row("server flush latency p50 (bucket bound)", f.p50, "s");
         t.row("server flush latency p99 (bucket bound)", f.p99, "s");

@@ -172,8 +172,13 @@ pub struct Room {
     metrics: Arc<Metrics>,
     settings: RoomSettings,
     meta: Option<DocMeta>,
+    /// When `meta` was last written; it is written at most once a second while edits
+    /// stream in (it only carries `updated_at` and `size`), and always on unload.
+    meta_written_ms: Option<u64>,
     next_seq: u64,
     unsnapshotted: u64,
+    /// Log records from here on have not been compacted yet.
+    compacted_to: u64,
     outbox: Vec<(Target, Bytes)>,
 }
 
@@ -216,6 +221,7 @@ impl Room {
         tracing::debug!(records = stored.tail.len(), "document loaded");
         Ok(Room {
             meta: store.meta(&name)?,
+            meta_written_ms: None,
             name,
             awareness: Awareness::new(doc),
             peers: HashMap::new(),
@@ -224,6 +230,10 @@ impl Room {
             settings,
             next_seq: stored.next_seq,
             unsnapshotted: stored.tail.len() as u64,
+            compacted_to: stored
+                .snapshot
+                .as_ref()
+                .map_or(0, |_| stored.snapshot_seq + 1),
             outbox: Vec::new(),
         })
     }
@@ -455,7 +465,13 @@ impl Room {
         });
         meta.updated_at = now;
         meta.size += written;
-        self.store.put_meta(&self.name, meta)?;
+        if self
+            .meta_written_ms
+            .is_none_or(|at| now.saturating_sub(at) >= 1000)
+        {
+            self.store.put_meta(&self.name, meta)?;
+            self.meta_written_ms = Some(now);
+        }
         self.store.flush().await?;
 
         self.metrics
@@ -472,30 +488,33 @@ impl Room {
 
     /// Writes a snapshot of the whole state. The log records stay: they are history.
     fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if let Some(meta) = &self.meta {
+            self.store.put_meta(&self.name, meta)?;
+        }
         match self.snapshot()? {
-            Some((upto, state)) => self.store.put_snapshot(&self.name, upto, &state),
+            Some(checkpoint) => checkpoint.write(&self.store),
             None => Ok(()),
         }
     }
 
-    /// Like [`Room::checkpoint`], but the write happens on a blocking thread so the room
-    /// goes on with the next batch. An older snapshot landing after a newer one is still
-    /// correct: loading replays the longer tail.
+    /// Like [`Room::checkpoint`], but the writing happens on a blocking thread so the
+    /// room goes on with the next batch. An older snapshot landing after a newer one is
+    /// still correct: loading replays the longer tail.
     fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
-        if let Some((upto, state)) = self.snapshot()? {
-            let (store, name) = (self.store.clone(), self.name.clone());
+        if let Some(checkpoint) = self.snapshot()? {
+            let store = self.store.clone();
             tokio::task::spawn_blocking(move || {
-                if let Err(e) = store.put_snapshot(&name, upto, &state) {
-                    tracing::warn!(doc = %name, error = %e, "checkpoint failed; the log still holds everything");
+                if let Err(e) = checkpoint.write(&store) {
+                    tracing::warn!(doc = %checkpoint.doc, error = %e, "checkpoint failed; the log still holds everything");
                 }
             });
         }
         Ok(())
     }
 
-    /// The whole state as a v2 update and the log record it covers, if the log has grown
-    /// since the last snapshot.
-    fn snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+    /// The whole state as a v2 update and the log records it covers, if the log has
+    /// grown since the last snapshot.
+    fn snapshot(&mut self) -> Result<Option<Checkpoint>, StoreError> {
         if self.unsnapshotted == 0 || self.next_seq == 0 {
             return Ok(None);
         }
@@ -505,8 +524,15 @@ impl Room {
                 .encode_state_as_update_v2(&StateVector::default())
         }))
         .map_err(|_| StoreError::Corrupt(format!("{} cannot be encoded", self.name)))?;
+        let checkpoint = Checkpoint {
+            doc: self.name.clone(),
+            compact_from: self.compacted_to,
+            upto: self.next_seq - 1,
+            state,
+        };
         self.unsnapshotted = 0;
-        Ok(Some((self.next_seq - 1, state)))
+        self.compacted_to = self.next_seq;
+        Ok(Some(checkpoint))
     }
 
     fn queue(&mut self, target: Target, message: &Message) {
@@ -560,6 +586,39 @@ impl Room {
         for (_, peer) in self.peers.drain() {
             let _ = peer.link.close.try_send(close);
         }
+    }
+}
+
+/// Records of one author within this window are merged when the log is compacted: the
+/// history keeps about a second's granularity, and typing costs one record per second
+/// instead of one per keystroke.
+const HISTORY_GRANULARITY_MS: u64 = 1000;
+
+/// A snapshot to write, and the log range it lets us compact.
+struct Checkpoint {
+    doc: DocName,
+    compact_from: u64,
+    upto: u64,
+    state: Vec<u8>,
+}
+
+impl Checkpoint {
+    fn write(&self, store: &Store) -> Result<(), StoreError> {
+        store.put_snapshot(&self.doc, self.upto, &self.state)?;
+        let merge = |updates: &[&[u8]]| {
+            catch_unwind(|| yrs::merge_updates_v1(updates.iter().copied()).ok())
+                .ok()
+                .flatten()
+        };
+        let done = store.compact(
+            &self.doc,
+            self.compact_from,
+            self.upto,
+            HISTORY_GRANULARITY_MS,
+            merge,
+        )?;
+        tracing::debug!(doc = %self.doc, upto = self.upto, ?done, "checkpoint written");
+        Ok(())
     }
 }
 

@@ -46,6 +46,13 @@ pub struct DocMeta {
     pub size: u64,
 }
 
+/// What [`Store::compact`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Compacted {
+    pub records_before: u64,
+    pub records_after: u64,
+}
+
 /// A document as stored: the latest snapshot and the log records after it.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -180,6 +187,66 @@ impl Store {
         })
     }
 
+    /// Merges runs of consecutive log records in `from..=to` that have the same author
+    /// and lie within `window_ms` of the run's first record into one record each, with
+    /// `merge` (which combines updates; `None` leaves the run as it is). Each run becomes
+    /// its first key with the last record's timestamp; nothing of the content is lost,
+    /// only the granularity of history is coarsened to about the window.
+    pub fn compact(
+        &self,
+        doc: &DocName,
+        from: u64,
+        to: u64,
+        window_ms: u64,
+        merge: impl Fn(&[&[u8]]) -> Option<Vec<u8>>,
+    ) -> Result<Compacted, StoreError> {
+        let mut runs: Vec<Vec<(u64, Record)>> = Vec::new();
+        for entry in self
+            .log
+            .range(keys::log_key(doc, from)..=keys::log_key(doc, to))
+        {
+            let (key, value) = entry?;
+            let seq = keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
+            let record = keys::decode_record(&value)
+                .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
+            let joins = runs
+                .last()
+                .and_then(|run| run.first())
+                .is_some_and(|(_, first)| {
+                    first.author == record.author
+                        && record.ts_ms.saturating_sub(first.ts_ms) < window_ms
+                });
+            match runs.last_mut() {
+                Some(run) if joins => run.push((seq, record)),
+                _ => runs.push(vec![(seq, record)]),
+            }
+        }
+        let mut done = Compacted::default();
+        let mut batch = sled::Batch::default();
+        for run in runs.iter().filter(|run| run.len() > 1) {
+            let updates: Vec<&[u8]> = run.iter().map(|(_, r)| r.update.as_slice()).collect();
+            let Some(update) = merge(&updates) else {
+                continue;
+            };
+            let (first_seq, first) = &run[0];
+            let last_ts = run.last().map_or(first.ts_ms, |(_, r)| r.ts_ms);
+            let merged = Record {
+                ts_ms: last_ts,
+                author: first.author.clone(),
+                update,
+            };
+            batch.insert(keys::log_key(doc, *first_seq), keys::encode_record(&merged));
+            for (seq, _) in &run[1..] {
+                batch.remove(keys::log_key(doc, *seq));
+            }
+            done.records_before += run.len() as u64;
+            done.records_after += 1;
+        }
+        // One atomic batch: a reader sees the run either whole or merged.
+        self.log.apply_batch(batch)?;
+        Ok(done)
+    }
+
     /// Appends one record to the log. Not durable until [`Store::flush`] returns.
     /// Returns the bytes written.
     pub fn append(&self, doc: &DocName, seq: u64, record: &Record) -> Result<u64, StoreError> {
@@ -304,6 +371,59 @@ mod tests {
             5,
             "checkpointing keeps history"
         );
+    }
+
+    #[tokio::test]
+    async fn compaction_merges_runs_within_the_window_per_author() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        let doc = name("c");
+        let record = |ts_ms: u64, author: Option<&str>, update: &[u8]| Record {
+            ts_ms,
+            author: author.map(str::to_owned),
+            update: update.to_vec(),
+        };
+        let at = |ts_ms, author, byte| record(ts_ms, author, &[byte]);
+        let records = [
+            at(0, None, 1),
+            at(400, None, 2),
+            at(900, None, 3),
+            at(1000, None, 4), // a second after the run began: a new run
+            at(1100, Some("anna"), 5),
+            at(1200, Some("anna"), 6),
+            at(1300, None, 7),
+        ];
+        for (seq, record) in records.iter().enumerate() {
+            store.append(&doc, seq as u64, record).unwrap();
+        }
+        let concat = |updates: &[&[u8]]| Some(updates.concat());
+        let done = store.compact(&doc, 0, 6, 1000, concat).unwrap();
+        assert_eq!(
+            done,
+            Compacted {
+                records_before: 5,
+                records_after: 2
+            }
+        );
+        let history: Vec<(u64, Record)> = store.history(&doc).map(Result::unwrap).collect();
+        assert_eq!(
+            history,
+            vec![
+                (0, record(900, None, &[1, 2, 3])),
+                (3, at(1000, None, 4)),
+                (4, record(1200, Some("anna"), &[5, 6])),
+                (6, at(1300, None, 7)),
+            ]
+        );
+        // Loading still yields every update, in order.
+        let all: Vec<u8> = store
+            .load(&doc)
+            .unwrap()
+            .tail
+            .iter()
+            .flat_map(|r| r.update.clone())
+            .collect();
+        assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[tokio::test]
