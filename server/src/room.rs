@@ -23,7 +23,7 @@ use crate::guard::{self, Inbound, Limits, Rejection};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::{self, Format};
-use crate::store::{DocMeta, Record, Store, StoreError};
+use crate::store::{DocMeta, Record, Runs, Store, StoreError};
 
 /// Identifies one websocket connection within the server.
 pub type PeerId = u64;
@@ -391,9 +391,14 @@ impl Room {
         }
     }
 
-    /// Removes a departed peer's awareness state and tells the others.
+    /// Removes a departed peer's awareness state and tells the others, unless the same
+    /// client already speaks through a newer connection (a reconnect that overtook the
+    /// old connection's end).
     fn forget_client(&mut self, client: Option<ClientID>) {
         let Some(client) = client else { return };
+        if self.peers.values().any(|p| p.client == Some(client)) {
+            return;
+        }
         if self.awareness.meta(client).is_some() {
             self.awareness.remove_state(client);
             if let Ok(update) = self.awareness.update_with_clients([client]) {
@@ -589,10 +594,14 @@ impl Room {
     }
 }
 
-/// Records of one author within this window are merged when the log is compacted: the
-/// history keeps about a second's granularity, and typing costs one record per second
-/// instead of one per keystroke.
-const HISTORY_GRANULARITY_MS: u64 = 1000;
+/// Small records of one author within a second are merged when the log is compacted:
+/// the history keeps about a second's granularity, and typing costs one record per
+/// second or so instead of one per keystroke.
+const HISTORY_RUNS: Runs = Runs {
+    window_ms: 1000,
+    small_record: 1024,
+    max_run_bytes: 16 * 1024,
+};
 
 /// A snapshot to write, and the log range it lets us compact.
 struct Checkpoint {
@@ -610,13 +619,7 @@ impl Checkpoint {
                 .ok()
                 .flatten()
         };
-        let done = store.compact(
-            &self.doc,
-            self.compact_from,
-            self.upto,
-            HISTORY_GRANULARITY_MS,
-            merge,
-        )?;
+        let done = store.compact(&self.doc, self.compact_from, self.upto, HISTORY_RUNS, merge)?;
         tracing::debug!(doc = %self.doc, upto = self.upto, ?done, "checkpoint written");
         Ok(())
     }

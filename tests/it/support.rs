@@ -290,6 +290,11 @@ impl Client {
         ids
     }
 
+    /// The JSON awareness state of a remote client, as last received.
+    pub fn state_of(&self, id: u64) -> Option<String> {
+        self.state.lock().unwrap().awareness.get(&id).cloned()
+    }
+
     pub fn is_synced(&self) -> bool {
         self.state.lock().unwrap().synced
     }

@@ -46,6 +46,18 @@ pub struct DocMeta {
     pub size: u64,
 }
 
+/// Which log records [`Store::compact`] merges: consecutive records of one author, each
+/// at most `small_record` bytes, within `window_ms` of the run's first, at most
+/// `max_run_bytes` together. Large records (already merged batches) stay as they are,
+/// and merged records stay small: sled rewrites whole tree nodes (large ones as blob
+/// files), so huge values cost far more space than merging saves.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs {
+    pub window_ms: u64,
+    pub small_record: usize,
+    pub max_run_bytes: usize,
+}
+
 /// What [`Store::compact`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Compacted {
@@ -187,20 +199,20 @@ impl Store {
         })
     }
 
-    /// Merges runs of consecutive log records in `from..=to` that have the same author
-    /// and lie within `window_ms` of the run's first record into one record each, with
-    /// `merge` (which combines updates; `None` leaves the run as it is). Each run becomes
-    /// its first key with the last record's timestamp; nothing of the content is lost,
-    /// only the granularity of history is coarsened to about the window.
+    /// Merges runs of consecutive small log records in `from..=to` (see [`Runs`]) into
+    /// one record each, with `merge` (which combines updates; `None` leaves the run as it
+    /// is). Each run becomes its first key with the last record's timestamp; nothing of
+    /// the content is lost, only the granularity of history is coarsened to the window.
     pub fn compact(
         &self,
         doc: &DocName,
         from: u64,
         to: u64,
-        window_ms: u64,
+        runs_of: Runs,
         merge: impl Fn(&[&[u8]]) -> Option<Vec<u8>>,
     ) -> Result<Compacted, StoreError> {
         let mut runs: Vec<Vec<(u64, Record)>> = Vec::new();
+        let mut run_bytes = 0;
         for entry in self
             .log
             .range(keys::log_key(doc, from)..=keys::log_key(doc, to))
@@ -209,16 +221,27 @@ impl Store {
             let seq = keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
             let record = keys::decode_record(&value)
                 .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
-            let joins = runs
-                .last()
-                .and_then(|run| run.first())
-                .is_some_and(|(_, first)| {
-                    first.author == record.author
-                        && record.ts_ms.saturating_sub(first.ts_ms) < window_ms
-                });
+            let size = record.update.len();
+            let small = size <= runs_of.small_record;
+            let joins = small
+                && run_bytes + size <= runs_of.max_run_bytes
+                && runs
+                    .last()
+                    .and_then(|run| run.first())
+                    .is_some_and(|(_, first)| {
+                        first.update.len() <= runs_of.small_record
+                            && first.author == record.author
+                            && record.ts_ms.saturating_sub(first.ts_ms) < runs_of.window_ms
+                    });
             match runs.last_mut() {
-                Some(run) if joins => run.push((seq, record)),
-                _ => runs.push(vec![(seq, record)]),
+                Some(run) if joins => {
+                    run_bytes += size;
+                    run.push((seq, record));
+                }
+                _ => {
+                    run_bytes = size;
+                    runs.push(vec![(seq, record)]);
+                }
             }
         }
         let mut done = Compacted::default();
@@ -392,12 +415,18 @@ mod tests {
             at(1100, Some("anna"), 5),
             at(1200, Some("anna"), 6),
             at(1300, None, 7),
+            record(1400, None, &[8, 8, 8]), // too big to join a run
         ];
         for (seq, record) in records.iter().enumerate() {
             store.append(&doc, seq as u64, record).unwrap();
         }
         let concat = |updates: &[&[u8]]| Some(updates.concat());
-        let done = store.compact(&doc, 0, 6, 1000, concat).unwrap();
+        let runs = Runs {
+            window_ms: 1000,
+            small_record: 2,
+            max_run_bytes: 3,
+        };
+        let done = store.compact(&doc, 0, 7, runs, concat).unwrap();
         assert_eq!(
             done,
             Compacted {
@@ -413,6 +442,7 @@ mod tests {
                 (3, at(1000, None, 4)),
                 (4, record(1200, Some("anna"), &[5, 6])),
                 (6, at(1300, None, 7)),
+                (7, record(1400, None, &[8, 8, 8])),
             ]
         );
         // Loading still yields every update, in order.
@@ -423,7 +453,22 @@ mod tests {
             .iter()
             .flat_map(|r| r.update.clone())
             .collect();
-        assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 7, 8, 8, 8]);
+
+        // A run stops at max_run_bytes.
+        let doc = name("d");
+        for seq in 0..5 {
+            store.append(&doc, seq, &at(seq, None, seq as u8)).unwrap();
+        }
+        let done = store.compact(&doc, 0, 4, runs, concat).unwrap();
+        assert_eq!(
+            done,
+            Compacted {
+                records_before: 5,
+                records_after: 2
+            }
+        );
+        assert_eq!(store.history(&doc).count(), 2, "runs of 3 and 2 records");
     }
 
     #[tokio::test]
