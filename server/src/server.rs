@@ -32,7 +32,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     std::fs::create_dir_all(&config.data)?;
-    let store = Store::open(&config.data, metrics.clone())?;
+    let store = Store::open(&config.data, config.cache_mb * 1024 * 1024, metrics.clone())?;
     http::seed_demo(&store).await?;
 
     let limits = config.limits();

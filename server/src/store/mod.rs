@@ -94,8 +94,11 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database in `dir` and starts the group-commit flusher.
     /// Must be called inside a tokio runtime.
-    pub fn open(dir: &Path, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+    pub fn open(dir: &Path, cache_bytes: u64, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
         let (flusher, requests) = mpsc::channel(4096);
         tokio::spawn(run_flusher(db.clone(), requests, metrics.clone()));
         Ok(Store {
@@ -373,7 +376,7 @@ mod tests {
     #[tokio::test]
     async fn load_reads_snapshot_and_tail_and_keeps_history() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
         let doc = name("d");
         for seq in 0..5 {
             store.append(&doc, seq, &record(&[seq as u8])).unwrap();
@@ -399,7 +402,7 @@ mod tests {
     #[tokio::test]
     async fn compaction_merges_runs_within_the_window_per_author() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
         let doc = name("c");
         let record = |ts_ms: u64, author: Option<&str>, update: &[u8]| Record {
             ts_ms,
@@ -481,7 +484,7 @@ mod tests {
             size: 0,
         };
         {
-            let store = Store::open(dir.path(), Arc::default()).unwrap();
+            let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
             store
                 .create(&name("x"), &meta, Some(record(&[7])))
                 .await
@@ -495,7 +498,7 @@ mod tests {
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
-        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
         assert_eq!(store.list().unwrap(), vec![(name("x"), meta)]);
         assert_eq!(store.load(&name("x")).unwrap().tail, vec![record(&[7])]);
     }
