@@ -327,11 +327,20 @@ impl Room {
         }
         match message {
             Inbound::SyncStep1(sv) => {
-                let diff = self.awareness.doc().transact().encode_diff_v1(&sv);
-                self.queue(
-                    Target::One(peer),
-                    &Message::Sync(SyncMessage::SyncStep2(diff)),
-                );
+                let doc = self.awareness.doc();
+                match catch_unwind(AssertUnwindSafe(|| doc.transact().encode_diff_v1(&sv))) {
+                    Ok(diff) => self.queue(
+                        Target::One(peer),
+                        &Message::Sync(SyncMessage::SyncStep2(diff)),
+                    ),
+                    Err(_) => {
+                        // The guard should make this impossible; if yrs panics anyway,
+                        // rebuild from storage and let the peer resync.
+                        tracing::error!(peer, "document could not be encoded; rebuilding it");
+                        self.kick(peer, Close::STORAGE);
+                        self.recover(accepted);
+                    }
+                }
             }
             Inbound::SyncStep2(update) | Inbound::Update(update) => {
                 match guard::apply_update(self.awareness.doc(), &update, &self.settings.limits) {
