@@ -124,3 +124,12 @@ async fn a_reconnect_that_overtakes_the_old_connection_keeps_the_presence() {
         "the old connection's end must not remove the live presence"
     );
 }
+
+#[tokio::test]
+async fn unknown_query_parameters_are_ignored() {
+    let server = TestServer::start().await;
+    let a = Client::connect(&format!("{}?token=abc&x=1", server.ws_url("query"))).await;
+    a.append("hallo").await;
+    let b = server.connect("query").await;
+    b.wait_for(|b| b.text() == "hallo").await;
+}
