@@ -1,1 +1,58 @@
-fn main() {}
+//! `leitbild-bench`: a load tool that spawns the real `leitbild` binary on 127.0.0.1 and
+//! drives it over the y-protocols websocket, printing one figure per line. It never
+//! patches or links the server; every figure is what a client (or /proc) can observe.
+
+mod client;
+mod clock;
+mod ingest;
+mod latency;
+mod many;
+mod report;
+mod server;
+mod trace;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(about = "Load tool for the leitbild server (spawns it on 127.0.0.1)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay an editing trace through one writer to N observers, then restart the server
+    /// and time the cold load of the document.
+    Ingest(ingest::IngestArgs),
+    /// Many clients over many documents typing slowly, or holding idle connections.
+    Many(many::ManyArgs),
+}
+
+/// How to run the server under test.
+#[derive(clap::Args)]
+pub struct ServerOpts {
+    /// The `leitbild` binary to spawn.
+    #[arg(long, default_value = "target/release/leitbild")]
+    server_bin: PathBuf,
+    /// Keep the temporary data dir and server logs after the run.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let files = server::raise_open_files_limit()?;
+    clock::now_ns();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => ingest::run(args).await,
+            Command::Many(args) => many::run(args, files).await,
+        }
+    })
+}

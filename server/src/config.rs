@@ -53,6 +53,10 @@ pub struct Config {
     /// Deepest nesting of content accepted from peers.
     #[arg(long, env = "LEITBILD_MAX_DEPTH", default_value_t = 64)]
     pub max_depth: usize,
+
+    /// Memory the database may use as a page cache, in MiB.
+    #[arg(long, env = "LEITBILD_CACHE_MB", default_value_t = 64)]
+    pub cache_mb: u64,
 }
 
 impl Default for Config {
@@ -68,6 +72,7 @@ impl Default for Config {
             ping_secs: 15,
             checkpoint_every: 5_000,
             max_depth: 64,
+            cache_mb: 64,
         }
     }
 }

@@ -74,6 +74,7 @@ async fn run(
     };
     drop(out_tx);
     tracing::debug!("joined");
+    let mut writer_done = false;
     let mut writer = tokio::spawn(write(
         sink,
         out_rx,
@@ -86,7 +87,10 @@ async fn run(
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
-            _ = &mut writer => break,
+            _ = &mut writer => {
+                writer_done = true;
+                break;
+            }
         };
         last_seen.store(started.elapsed().as_millis() as u64, Relaxed);
         let refuse = |close: Close, reason: &str| {
@@ -136,7 +140,9 @@ async fn run(
     let _ = room.send(Command::Leave { peer }).await;
     drop(close_tx);
     // Let the writer deliver a pending close frame, but never wait on a dead peer.
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    if !writer_done {
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
     tracing::debug!("left");
 }
 

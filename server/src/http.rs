@@ -104,6 +104,7 @@ impl From<StoreError> for ApiError {
 impl From<RoomsError> for ApiError {
     fn from(e: RoomsError) -> Self {
         match e {
+            RoomsError::ShuttingDown => ApiError::Unavailable("the server is shutting down"),
             RoomsError::TooManyDocs => {
                 ApiError::Unavailable("too many open documents, try again later")
             }
@@ -153,6 +154,10 @@ async fn websocket(
         // messages, with close code 1009.
         .max_message_size(limit + 64 * 1024)
         .max_frame_size(limit + 64 * 1024)
+        // tungstenite zero-fills its whole read buffer per read (128 KiB by default), so
+        // that buffer is resident memory per connection: keep it small. Idle peers cost
+        // little; large messages take a few more reads.
+        .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             connection::serve_peer(
@@ -271,16 +276,12 @@ async fn doc_text(
     Query(query): Query<TextQuery>,
 ) -> Result<Response, ApiError> {
     let name = doc_name(&doc)?;
-    let format = match query.format.as_deref().unwrap_or("md") {
-        "md" => Format::Markdown,
-        "html" => Format::Html,
-        "txt" => Format::Text,
-        _ => {
-            return Err(ApiError::BadRequest(
-                "format must be md, html or txt".into(),
-            ))
-        }
-    };
+    let format: Format = query
+        .format
+        .as_deref()
+        .unwrap_or("md")
+        .parse()
+        .map_err(|e: crate::render::UnknownFormat| ApiError::BadRequest(e.to_string()))?;
     if state.store.meta(&name)?.is_none() {
         return Err(ApiError::NotFound);
     }

@@ -23,7 +23,7 @@ use crate::guard::{self, Inbound, Limits, Rejection};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::{self, Format};
-use crate::store::{DocMeta, Record, Store, StoreError};
+use crate::store::{DocMeta, Record, Runs, Store, StoreError};
 
 /// Identifies one websocket connection within the server.
 pub type PeerId = u64;
@@ -172,8 +172,13 @@ pub struct Room {
     metrics: Arc<Metrics>,
     settings: RoomSettings,
     meta: Option<DocMeta>,
+    /// When `meta` was last written; it is written at most once a second while edits
+    /// stream in (it only carries `updated_at` and `size`), and always on unload.
+    meta_written_ms: Option<u64>,
     next_seq: u64,
     unsnapshotted: u64,
+    /// Log records from here on have not been compacted yet.
+    compacted_to: u64,
     outbox: Vec<(Target, Bytes)>,
 }
 
@@ -216,6 +221,7 @@ impl Room {
         tracing::debug!(records = stored.tail.len(), "document loaded");
         Ok(Room {
             meta: store.meta(&name)?,
+            meta_written_ms: None,
             name,
             awareness: Awareness::new(doc),
             peers: HashMap::new(),
@@ -224,6 +230,10 @@ impl Room {
             settings,
             next_seq: stored.next_seq,
             unsnapshotted: stored.tail.len() as u64,
+            compacted_to: stored
+                .snapshot
+                .as_ref()
+                .map_or(0, |_| stored.snapshot_seq + 1),
             outbox: Vec::new(),
         })
     }
@@ -291,7 +301,7 @@ impl Room {
             let _ = reply.send(render::render(self.awareness.doc(), format));
         }
         if self.unsnapshotted >= self.settings.checkpoint_every {
-            if let Err(e) = self.checkpoint() {
+            if let Err(e) = self.checkpoint_in_background() {
                 tracing::warn!(error = %e, "checkpoint failed; will retry");
             }
         }
@@ -317,11 +327,20 @@ impl Room {
         }
         match message {
             Inbound::SyncStep1(sv) => {
-                let diff = self.awareness.doc().transact().encode_diff_v1(&sv);
-                self.queue(
-                    Target::One(peer),
-                    &Message::Sync(SyncMessage::SyncStep2(diff)),
-                );
+                let doc = self.awareness.doc();
+                match catch_unwind(AssertUnwindSafe(|| doc.transact().encode_diff_v1(&sv))) {
+                    Ok(diff) => self.queue(
+                        Target::One(peer),
+                        &Message::Sync(SyncMessage::SyncStep2(diff)),
+                    ),
+                    Err(_) => {
+                        // The guard should make this impossible; if yrs panics anyway,
+                        // rebuild from storage and let the peer resync.
+                        tracing::error!(peer, "document could not be encoded; rebuilding it");
+                        self.kick(peer, Close::STORAGE);
+                        self.recover(accepted);
+                    }
+                }
             }
             Inbound::SyncStep2(update) | Inbound::Update(update) => {
                 match guard::apply_update(self.awareness.doc(), &update, &self.settings.limits) {
@@ -381,9 +400,14 @@ impl Room {
         }
     }
 
-    /// Removes a departed peer's awareness state and tells the others.
+    /// Removes a departed peer's awareness state and tells the others, unless the same
+    /// client already speaks through a newer connection (a reconnect that overtook the
+    /// old connection's end).
     fn forget_client(&mut self, client: Option<ClientID>) {
         let Some(client) = client else { return };
+        if self.peers.values().any(|p| p.client == Some(client)) {
+            return;
+        }
         if self.awareness.meta(client).is_some() {
             self.awareness.remove_state(client);
             if let Ok(update) = self.awareness.update_with_clients([client]) {
@@ -455,7 +479,13 @@ impl Room {
         });
         meta.updated_at = now;
         meta.size += written;
-        self.store.put_meta(&self.name, meta)?;
+        if self
+            .meta_written_ms
+            .is_none_or(|at| now.saturating_sub(at) >= 1000)
+        {
+            self.store.put_meta(&self.name, meta)?;
+            self.meta_written_ms = Some(now);
+        }
         self.store.flush().await?;
 
         self.metrics
@@ -472,19 +502,51 @@ impl Room {
 
     /// Writes a snapshot of the whole state. The log records stay: they are history.
     fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if let Some(meta) = &self.meta {
+            self.store.put_meta(&self.name, meta)?;
+        }
+        match self.snapshot()? {
+            Some(checkpoint) => checkpoint.write(&self.store),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`Room::checkpoint`], but the writing happens on a blocking thread so the
+    /// room goes on with the next batch. An older snapshot landing after a newer one is
+    /// still correct: loading replays the longer tail.
+    fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
+        if let Some(checkpoint) = self.snapshot()? {
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = checkpoint.write(&store) {
+                    tracing::warn!(doc = %checkpoint.doc, error = %e, "checkpoint failed; the log still holds everything");
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// The whole state as a v2 update and the log records it covers, if the log has
+    /// grown since the last snapshot.
+    fn snapshot(&mut self) -> Result<Option<Checkpoint>, StoreError> {
         if self.unsnapshotted == 0 || self.next_seq == 0 {
-            return Ok(());
+            return Ok(None);
         }
         let doc = self.awareness.doc();
         let state = catch_unwind(AssertUnwindSafe(|| {
             doc.transact()
-                .encode_state_as_update_v1(&StateVector::default())
+                .encode_state_as_update_v2(&StateVector::default())
         }))
         .map_err(|_| StoreError::Corrupt(format!("{} cannot be encoded", self.name)))?;
-        self.store
-            .put_snapshot(&self.name, self.next_seq - 1, &state)?;
+        let checkpoint = Checkpoint {
+            doc: self.name.clone(),
+            compact_from: self.compacted_to,
+            upto: self.next_seq - 1,
+            state,
+        };
         self.unsnapshotted = 0;
-        Ok(())
+        self.compacted_to = self.next_seq;
+        Ok(Some(checkpoint))
     }
 
     fn queue(&mut self, target: Target, message: &Message) {
@@ -541,19 +603,51 @@ impl Room {
     }
 }
 
+/// Small records of one author within a second are merged when the log is compacted:
+/// the history keeps about a second's granularity, and typing costs one record per
+/// second or so instead of one per keystroke.
+const HISTORY_RUNS: Runs = Runs {
+    window_ms: 1000,
+    small_record: 1024,
+    max_run_bytes: 16 * 1024,
+};
+
+/// A snapshot to write, and the log range it lets us compact.
+struct Checkpoint {
+    doc: DocName,
+    compact_from: u64,
+    upto: u64,
+    state: Vec<u8>,
+}
+
+impl Checkpoint {
+    fn write(&self, store: &Store) -> Result<(), StoreError> {
+        store.put_snapshot(&self.doc, self.upto, &self.state)?;
+        let merge = |updates: &[&[u8]]| {
+            catch_unwind(|| yrs::merge_updates_v1(updates.iter().copied()).ok())
+                .ok()
+                .flatten()
+        };
+        let done = store.compact(&self.doc, self.compact_from, self.upto, HISTORY_RUNS, merge)?;
+        tracing::debug!(doc = %self.doc, upto = self.upto, ?done, "checkpoint written");
+        Ok(())
+    }
+}
+
 /// A document from a snapshot and the log records after it. Stored updates were checked
 /// when they arrived, so a failure here means corruption, not hostility.
 fn rebuild(snapshot: Option<&[u8]>, tail: &[Record]) -> Result<Doc, RoomError> {
     let doc = crate::demo::server_doc();
     {
         let mut txn = doc.transact_mut();
-        let updates = snapshot
-            .into_iter()
-            .chain(tail.iter().map(|r| r.update.as_slice()));
-        for bytes in updates {
-            let update = Update::decode_v1(bytes).map_err(|e| RoomError::Load(e.to_string()))?;
-            txn.apply_update(update)
-                .map_err(|e| RoomError::Load(e.to_string()))?;
+        let load = |e: &dyn std::fmt::Display| RoomError::Load(e.to_string());
+        if let Some(state) = snapshot {
+            let update = Update::decode_v2(state).map_err(|e| load(&e))?;
+            txn.apply_update(update).map_err(|e| load(&e))?;
+        }
+        for record in tail {
+            let update = Update::decode_v1(&record.update).map_err(|e| load(&e))?;
+            txn.apply_update(update).map_err(|e| load(&e))?;
         }
     }
     Ok(doc)

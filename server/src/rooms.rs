@@ -5,7 +5,7 @@
 //! a handle taken from the map is either live or fails fast and is retried once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use crate::metrics::Metrics;
@@ -18,6 +18,8 @@ use crate::store::Store;
 pub enum RoomsError {
     #[error("too many open documents")]
     TooManyDocs,
+    #[error("the server is shutting down")]
+    ShuttingDown,
     #[error(transparent)]
     Room(#[from] RoomError),
 }
@@ -34,6 +36,7 @@ struct Inner {
     settings: RoomSettings,
     max_open: usize,
     next_peer: AtomicU64,
+    closing: AtomicBool,
 }
 
 impl Rooms {
@@ -51,6 +54,7 @@ impl Rooms {
                 settings,
                 max_open,
                 next_peer: AtomicU64::new(1),
+                closing: AtomicBool::new(false),
             }),
         }
     }
@@ -62,6 +66,9 @@ impl Rooms {
     /// The handle of the document's room, starting the room if it is not open.
     pub fn open(&self, name: &DocName) -> Result<RoomHandle, RoomsError> {
         let mut map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
+        if self.inner.closing.load(Relaxed) {
+            return Err(RoomsError::ShuttingDown);
+        }
         if let Some(handle) = map.get(name).filter(|h| !h.is_closed()) {
             return Ok(handle.clone());
         }
@@ -129,6 +136,7 @@ impl Rooms {
     /// Stops every room; each one checkpoints and flushes before it reports back.
     pub async fn shutdown(&self) {
         let handles: Vec<RoomHandle> = {
+            self.inner.closing.store(true, Relaxed);
             let map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
             map.values().cloned().collect()
         };

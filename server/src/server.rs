@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -31,7 +32,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     std::fs::create_dir_all(&config.data)?;
-    let store = Store::open(&config.data, metrics.clone())?;
+    let store = Store::open(&config.data, config.cache_mb * 1024 * 1024, metrics.clone())?;
     http::seed_demo(&store).await?;
 
     let limits = config.limits();
@@ -60,6 +61,12 @@ pub async fn serve(
     };
 
     let stopping = rooms.clone();
+    // Yjs messages are small and latency-bound: never let Nagle hold them back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;

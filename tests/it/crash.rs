@@ -102,3 +102,38 @@ async fn sigkill_loses_nothing_a_watcher_saw() {
         server.wait().await.expect("server exits");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, addr) = spawn(dir.path()).await;
+    let url = format!("ws://{addr}/ws/term");
+    let writer = Client::connect(&url).await;
+    let watcher = Client::connect(&url).await;
+    for i in 0..50 {
+        writer.append(&format!("{i};")).await;
+    }
+    watcher.wait_for(|w| w.text().ends_with("49;")).await;
+    let pid = server.id().expect("pid") as i32;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc_kill(pid, 15) }, 0);
+    let status = tokio::time::timeout(Duration::from_secs(20), server.wait())
+        .await
+        .expect("exits")
+        .unwrap();
+    assert!(status.success(), "clean exit on SIGTERM, got {status}");
+    assert_eq!(
+        watcher.closed().await.map(|(code, _)| code),
+        Some(1001),
+        "peers are told the server is going away"
+    );
+
+    let (_server, addr) = spawn(dir.path()).await;
+    let check = Client::connect(&format!("ws://{addr}/ws/term")).await;
+    assert_eq!(check.text(), watcher.text());
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}

@@ -1,6 +1,8 @@
 //! Durability: content survives restarts, and a killed server loses nothing anyone saw.
 
-use crate::support::TestServer;
+use yrs::{Text, Transact};
+
+use crate::support::{Client, TestServer};
 
 #[tokio::test]
 async fn content_survives_a_restart() {
@@ -17,4 +19,28 @@ async fn content_survives_a_restart() {
     let server = server.restart().await;
     let c = server.connect("keep").await;
     assert_eq!(c.text(), expected);
+}
+
+#[tokio::test]
+async fn offline_edits_arrive_in_sync_step_2_and_are_persisted() {
+    let server = TestServer::start().await;
+    let online = server.connect("offline").await;
+    online.append("online. ").await;
+
+    // Edits made before connecting, as after a reload while offline.
+    let doc = Client::new_doc();
+    {
+        let text = doc.get_or_insert_text("text");
+        let mut txn = doc.transact_mut();
+        text.insert(&mut txn, 0, "offline. ");
+    }
+    let returning = Client::connect_with(&server.ws_url("offline"), doc).await;
+    returning
+        .wait_for(|c| c.text().contains("online. ") && c.text().contains("offline. "))
+        .await;
+    online.wait_for(|c| c.text() == returning.text()).await;
+    let merged = online.text();
+
+    let server = server.restart().await;
+    assert_eq!(server.connect("offline").await.text(), merged);
 }

@@ -136,15 +136,24 @@ impl Client {
 
     /// Connects and sends SyncStep1 without waiting for the answer.
     pub async fn connect_unsynced(url: &str) -> Client {
+        Self::connect_with(url, Self::new_doc()).await
+    }
+
+    /// A document like a Yjs 13 client's: a random 32-bit client id.
+    pub fn new_doc() -> Doc {
+        Doc::with_options(Options {
+            client_id: ClientID::new(rand::random::<u32>() as u64),
+            ..Default::default()
+        })
+    }
+
+    /// Connects with a document that may hold edits made while offline; they reach the
+    /// server in the client's answer to the server's sync step 1, as with y-websocket.
+    pub async fn connect_with(url: &str, doc: Doc) -> Client {
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
         let (mut sink, mut stream) = socket.split();
-        // Like Yjs 13, a 32-bit client id.
-        let doc = Doc::with_options(Options {
-            client_id: ClientID::new(rand::random::<u32>() as u64),
-            ..Default::default()
-        });
         let state = Arc::new(Mutex::new(ClientState::default()));
         let (out, mut outgoing) = mpsc::channel::<WsMessage>(1024);
 
@@ -279,6 +288,11 @@ impl Client {
             .collect();
         ids.sort();
         ids
+    }
+
+    /// The JSON awareness state of a remote client, as last received.
+    pub fn state_of(&self, id: u64) -> Option<String> {
+        self.state.lock().unwrap().awareness.get(&id).cloned()
     }
 
     pub fn is_synced(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Co-editing through the server: convergence, late joiners, awareness.
 
-use crate::support::{eventually, TestServer};
+use crate::support::{eventually, Client, TestServer};
 
 #[tokio::test]
 async fn two_clients_converge_under_concurrent_edits() {
@@ -90,4 +90,46 @@ async fn a_peer_cannot_set_another_clients_awareness() {
     let watcher = server.connect("own").await;
     watcher.wait_for(|w| w.present().contains(&a_id)).await;
     assert_eq!(watcher.present(), vec![a_id], "only a's own state exists");
+}
+
+#[tokio::test]
+async fn a_reconnect_that_overtakes_the_old_connection_keeps_the_presence() {
+    let server = TestServer::start().await;
+    let watcher = server.connect("again").await;
+    let mut old = server.connect("again").await;
+    old.set_awareness(r#"{"user":{"name":"Anna"}}"#).await;
+    let id = old.client_id();
+    watcher.wait_for(|w| w.present() == vec![id]).await;
+
+    // The same browser tab reconnects before the server noticed the old socket's end.
+    let same = yrs::Doc::with_options(yrs::Options {
+        client_id: yrs::ClientID::new(id),
+        ..Default::default()
+    });
+    let mut new = Client::connect_with(&server.ws_url("again"), same).await;
+    // A reconnecting tab keeps its awareness clock, so its next state is newer.
+    new.set_awareness(r#"{"user":{"name":"Anna"}}"#).await;
+    new.set_awareness(r#"{"user":{"name":"Anna (neu)"}}"#).await;
+    watcher
+        .wait_for(|w| w.state_of(id).is_some_and(|s| s.contains("neu")))
+        .await;
+    old.close().await;
+
+    // Both peers' messages have been handled once a fresh peer has synced.
+    let probe = server.connect("again").await;
+    probe.wait_for(|p| p.present() == vec![id]).await;
+    assert_eq!(
+        watcher.present(),
+        vec![id],
+        "the old connection's end must not remove the live presence"
+    );
+}
+
+#[tokio::test]
+async fn unknown_query_parameters_are_ignored() {
+    let server = TestServer::start().await;
+    let a = Client::connect(&format!("{}?token=abc&x=1", server.ws_url("query"))).await;
+    a.append("hallo").await;
+    let b = server.connect("query").await;
+    b.wait_for(|b| b.text() == "hallo").await;
 }

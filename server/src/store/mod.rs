@@ -46,10 +46,29 @@ pub struct DocMeta {
     pub size: u64,
 }
 
+/// Which log records [`Store::compact`] merges: consecutive records of one author, each
+/// at most `small_record` bytes, within `window_ms` of the run's first, at most
+/// `max_run_bytes` together. Large records (already merged batches) stay as they are,
+/// and merged records stay small: sled rewrites whole tree nodes (large ones as blob
+/// files), so huge values cost far more space than merging saves.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs {
+    pub window_ms: u64,
+    pub small_record: usize,
+    pub max_run_bytes: usize,
+}
+
+/// What [`Store::compact`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Compacted {
+    pub records_before: u64,
+    pub records_after: u64,
+}
+
 /// A document as stored: the latest snapshot and the log records after it.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// The state v1 of the latest checkpoint.
+    /// The state (Yjs update v2) of the latest checkpoint.
     pub snapshot: Option<Vec<u8>>,
     /// Log records newer than the snapshot, in order.
     pub tail: Vec<Record>,
@@ -75,8 +94,11 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database in `dir` and starts the group-commit flusher.
     /// Must be called inside a tokio runtime.
-    pub fn open(dir: &Path, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+    pub fn open(dir: &Path, cache_bytes: u64, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
         let (flusher, requests) = mpsc::channel(4096);
         tokio::spawn(run_flusher(db.clone(), requests, metrics.clone()));
         Ok(Store {
@@ -178,6 +200,77 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
             Ok((seq, record))
         })
+    }
+
+    /// Merges runs of consecutive small log records in `from..=to` (see [`Runs`]) into
+    /// one record each, with `merge` (which combines updates; `None` leaves the run as it
+    /// is). Each run becomes its first key with the last record's timestamp; nothing of
+    /// the content is lost, only the granularity of history is coarsened to the window.
+    pub fn compact(
+        &self,
+        doc: &DocName,
+        from: u64,
+        to: u64,
+        runs_of: Runs,
+        merge: impl Fn(&[&[u8]]) -> Option<Vec<u8>>,
+    ) -> Result<Compacted, StoreError> {
+        let mut runs: Vec<Vec<(u64, Record)>> = Vec::new();
+        let mut run_bytes = 0;
+        for entry in self
+            .log
+            .range(keys::log_key(doc, from)..=keys::log_key(doc, to))
+        {
+            let (key, value) = entry?;
+            let seq = keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
+            let record = keys::decode_record(&value)
+                .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
+            let size = record.update.len();
+            let small = size <= runs_of.small_record;
+            let joins = small
+                && run_bytes + size <= runs_of.max_run_bytes
+                && runs
+                    .last()
+                    .and_then(|run| run.first())
+                    .is_some_and(|(_, first)| {
+                        first.update.len() <= runs_of.small_record
+                            && first.author == record.author
+                            && record.ts_ms.saturating_sub(first.ts_ms) < runs_of.window_ms
+                    });
+            match runs.last_mut() {
+                Some(run) if joins => {
+                    run_bytes += size;
+                    run.push((seq, record));
+                }
+                _ => {
+                    run_bytes = size;
+                    runs.push(vec![(seq, record)]);
+                }
+            }
+        }
+        let mut done = Compacted::default();
+        let mut batch = sled::Batch::default();
+        for run in runs.iter().filter(|run| run.len() > 1) {
+            let updates: Vec<&[u8]> = run.iter().map(|(_, r)| r.update.as_slice()).collect();
+            let Some(update) = merge(&updates) else {
+                continue;
+            };
+            let (first_seq, first) = &run[0];
+            let last_ts = run.last().map_or(first.ts_ms, |(_, r)| r.ts_ms);
+            let merged = Record {
+                ts_ms: last_ts,
+                author: first.author.clone(),
+                update,
+            };
+            batch.insert(keys::log_key(doc, *first_seq), keys::encode_record(&merged));
+            for (seq, _) in &run[1..] {
+                batch.remove(keys::log_key(doc, *seq));
+            }
+            done.records_before += run.len() as u64;
+            done.records_after += 1;
+        }
+        // One atomic batch: a reader sees the run either whole or merged.
+        self.log.apply_batch(batch)?;
+        Ok(done)
     }
 
     /// Appends one record to the log. Not durable until [`Store::flush`] returns.
@@ -283,7 +376,7 @@ mod tests {
     #[tokio::test]
     async fn load_reads_snapshot_and_tail_and_keeps_history() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
         let doc = name("d");
         for seq in 0..5 {
             store.append(&doc, seq, &record(&[seq as u8])).unwrap();
@@ -307,6 +400,81 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn compaction_merges_runs_within_the_window_per_author() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
+        let doc = name("c");
+        let record = |ts_ms: u64, author: Option<&str>, update: &[u8]| Record {
+            ts_ms,
+            author: author.map(str::to_owned),
+            update: update.to_vec(),
+        };
+        let at = |ts_ms, author, byte| record(ts_ms, author, &[byte]);
+        let records = [
+            at(0, None, 1),
+            at(400, None, 2),
+            at(900, None, 3),
+            at(1000, None, 4), // a second after the run began: a new run
+            at(1100, Some("anna"), 5),
+            at(1200, Some("anna"), 6),
+            at(1300, None, 7),
+            record(1400, None, &[8, 8, 8]), // too big to join a run
+        ];
+        for (seq, record) in records.iter().enumerate() {
+            store.append(&doc, seq as u64, record).unwrap();
+        }
+        let concat = |updates: &[&[u8]]| Some(updates.concat());
+        let runs = Runs {
+            window_ms: 1000,
+            small_record: 2,
+            max_run_bytes: 3,
+        };
+        let done = store.compact(&doc, 0, 7, runs, concat).unwrap();
+        assert_eq!(
+            done,
+            Compacted {
+                records_before: 5,
+                records_after: 2
+            }
+        );
+        let history: Vec<(u64, Record)> = store.history(&doc).map(Result::unwrap).collect();
+        assert_eq!(
+            history,
+            vec![
+                (0, record(900, None, &[1, 2, 3])),
+                (3, at(1000, None, 4)),
+                (4, record(1200, Some("anna"), &[5, 6])),
+                (6, at(1300, None, 7)),
+                (7, record(1400, None, &[8, 8, 8])),
+            ]
+        );
+        // Loading still yields every update, in order.
+        let all: Vec<u8> = store
+            .load(&doc)
+            .unwrap()
+            .tail
+            .iter()
+            .flat_map(|r| r.update.clone())
+            .collect();
+        assert_eq!(all, vec![1, 2, 3, 4, 5, 6, 7, 8, 8, 8]);
+
+        // A run stops at max_run_bytes.
+        let doc = name("d");
+        for seq in 0..5 {
+            store.append(&doc, seq, &at(seq, None, seq as u8)).unwrap();
+        }
+        let done = store.compact(&doc, 0, 4, runs, concat).unwrap();
+        assert_eq!(
+            done,
+            Compacted {
+                records_before: 5,
+                records_after: 2
+            }
+        );
+        assert_eq!(store.history(&doc).count(), 2, "runs of 3 and 2 records");
+    }
+
+    #[tokio::test]
     async fn create_refuses_a_taken_name_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let meta = DocMeta {
@@ -316,7 +484,7 @@ mod tests {
             size: 0,
         };
         {
-            let store = Store::open(dir.path(), Arc::default()).unwrap();
+            let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
             store
                 .create(&name("x"), &meta, Some(record(&[7])))
                 .await
@@ -330,7 +498,7 @@ mod tests {
         for _ in 0..10 {
             tokio::task::yield_now().await;
         }
-        let store = Store::open(dir.path(), Arc::default()).unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
         assert_eq!(store.list().unwrap(), vec![(name("x"), meta)]);
         assert_eq!(store.load(&name("x")).unwrap().tail, vec![record(&[7])]);
     }

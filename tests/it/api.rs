@@ -1,0 +1,171 @@
+//! The HTTP API: listing and creating documents, metadata, rendered text, static files.
+
+use serde_json::{json, Value};
+
+use crate::support::TestServer;
+
+#[tokio::test]
+async fn a_fresh_server_lists_the_demo_document_and_renders_it() {
+    let server = TestServer::start().await;
+    let docs: Value = reqwest::get(server.url("/api/docs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(docs.as_array().unwrap().len(), 1);
+    assert_eq!(docs[0]["id"], "bildungsleitbild");
+    assert_eq!(docs[0]["title"], "Bildungsleitbild – Entwurf");
+    assert!(docs[0]["size"].as_u64().unwrap() > 0);
+
+    let md = reqwest::get(server.url("/api/docs/bildungsleitbild/text?format=md"))
+        .await
+        .unwrap();
+    assert_eq!(md.headers()["content-type"], "text/markdown; charset=utf-8");
+    let md = md.text().await.unwrap();
+    for heading in [
+        "## Präambel",
+        "## Übergang Schule–Beruf",
+        "## Zusammenarbeit in der Bildungsregion",
+    ] {
+        assert!(md.contains(heading), "{heading} missing in:\n{md}");
+    }
+    let html = reqwest::get(server.url("/api/docs/bildungsleitbild/text?format=html"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<h2>Frühe Bildung</h2>"), "{html}");
+    let txt = reqwest::get(server.url("/api/docs/bildungsleitbild/text?format=txt"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(txt.contains("Lebenslanges Lernen") && !txt.contains('#') && !txt.contains('<'));
+}
+
+#[tokio::test]
+async fn creating_documents() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let create = |title: Value| http.post(server.url("/api/docs")).json(&title).send();
+
+    let created = create(json!({"title": "Übergang Schule–Beruf"}))
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["id"], "uebergang-schule-beruf");
+    assert_eq!(created["title"], "Übergang Schule–Beruf");
+
+    // The same title again gets a fresh id rather than the old document.
+    let again: Value = create(json!({"title": "Übergang Schule–Beruf"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(again["id"], created["id"]);
+
+    let one: Value = reqwest::get(server.url("/api/docs/uebergang-schule-beruf"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["title"], "Übergang Schule–Beruf");
+    let list: Value = reqwest::get(server.url("/api/docs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    let empty = reqwest::get(server.url("/api/docs/uebergang-schule-beruf/text?format=txt"))
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), 200);
+    assert_eq!(empty.text().await.unwrap(), "");
+
+    for bad in [
+        json!({"title": ""}),
+        json!({"title": "   "}),
+        json!({"title": "x".repeat(201)}),
+        json!({"name": "x"}),
+        json!(42),
+    ] {
+        let response = create(bad.clone()).await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}"
+        );
+    }
+    let garbage = http
+        .post(server.url("/api/docs"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+}
+
+#[tokio::test]
+async fn unknown_documents_and_paths_are_404_with_json() {
+    let server = TestServer::start().await;
+    for path in [
+        "/api/docs/nope",
+        "/api/docs/nope/text",
+        "/no/such/page",
+        "/assets/missing.js",
+    ] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let body: Value = reqwest::get(server.url("/api/docs/nope"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["error"], "not found");
+}
+
+#[tokio::test]
+async fn pages_carry_a_strict_csp_and_revalidate() {
+    let server = TestServer::start().await;
+    for path in ["/", "/d/bildungsleitbild"] {
+        let page = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(page.status(), 200);
+        let csp = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let etag = page.headers()["etag"].clone();
+        let again = reqwest::Client::new()
+            .get(server.url(path))
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304);
+    }
+    assert_eq!(
+        reqwest::get(server.url("/healthz"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok"
+    );
+}
