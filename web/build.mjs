@@ -25,3 +25,5 @@ await build({
   logLevel: 'warning',
 });
 await copyFile(new URL('./index.html', import.meta.url), new URL('./index.html', dist));
+// The service worker is served from the root so that its scope covers every page.
+await copyFile(new URL('./src/sw.js', import.meta.url), new URL('./sw.js', dist));

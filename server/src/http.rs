@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(page))
         .route("/d/{doc}", get(page))
         .route("/assets/{*path}", get(asset))
+        .route("/sw.js", get(service_worker))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/ws/{doc}", get(websocket))
@@ -123,6 +124,10 @@ async fn page(headers: HeaderMap) -> Response {
 
 async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
     assets::file(&format!("assets/{path}"), &headers)
+}
+
+async fn service_worker(headers: HeaderMap) -> Response {
+    assets::file("sw.js", &headers)
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -8,12 +8,10 @@
 //   swallowed, so the server only notices through its own timeouts). The app reacts to 'offline' by
 //   closing its socket and not reconnecting until 'online'; the test checks the provider is really
 //   disconnected and, from the outside, that none of A's offline edits reach B.
-// - Reloading while offline needs the app shell (HTML, JS, CSS). A real deployment would serve it
-//   from a service worker, but the server serves no root-scoped worker script, so this test stands
-//   in for one: a context route remembers the shell responses while online and replays them while
-//   offline. Chromium treats a page fulfilled by a route as "public", and its Local Network Access
-//   check would then block the page's websocket to 127.0.0.1 after going back online; this file's
-//   browser is launched with that check disabled for that reason only.
+// - Reloading while offline needs the app shell (HTML, JS, CSS): the app's service worker
+//   (web/src/sw.js, served at /sw.js) keeps a copy. The test waits until the worker controls the
+//   page, and checks that the worker itself cannot reach the server while the context is offline,
+//   so the reloaded page really comes from its cache.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, createDoc } from './server.mjs';
@@ -23,48 +21,44 @@ let server;
 let browser;
 before(async () => {
   server = await startServer();
-  browser = await launch(['--disable-features=LocalNetworkAccessChecks']);
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
   await server?.stop();
 });
 
-/** Stand-in for a service worker: replay the app shell while `state.offline` is set. */
-async function cacheAppShell(context, state) {
-  const shell = new Map();
-  const isShell = (url) => url.pathname === '/' || url.pathname.startsWith('/d/') || url.pathname.startsWith('/assets/');
-  await context.route(isShell, async (route) => {
-    const { pathname } = new URL(route.request().url());
-    const key = pathname.startsWith('/assets/') ? pathname : 'index.html';
-    if (state.offline) {
-      const cached = shell.get(key);
-      return cached ? route.fulfill(cached) : route.abort('internetdisconnected');
-    }
-    const res = await route.fetch();
-    const cached = { status: res.status(), headers: res.headers(), body: await res.body() };
-    shell.set(key, cached);
-    return route.fulfill(cached);
-  });
+/** Wait until the app's service worker controls `page` and has cached the shell. */
+async function waitForServiceWorker(page) {
+  await page.waitForFunction(async () => {
+    if (!navigator.serviceWorker.controller) return false;
+    const cache = await caches.open('leitbild-shell-v1');
+    return (await cache.keys()).length >= 3;
+  }, null, { timeout: 15_000, polling: 100 });
 }
 
 test('offline edits survive a reload and merge with others’ edits on reconnect', async () => {
   const doc = await createDoc(server.url, 'Offline');
-  const net = { offline: false };
   const ctxA = await browser.newContext();
-  await cacheAppShell(ctxA, net);
   const ctxB = await browser.newContext();
   const a = await openEditor(ctxA, server.url, doc.id, 'Anna');
   const b = await openEditor(ctxB, server.url, doc.id, 'Ben');
 
+  await waitForServiceWorker(a);
   await focusEnd(a);
   await a.keyboard.type('Vor der Funkstille.');
   await eventually(async () => (await editorText(b)).includes('Vor der Funkstille.'), { message: 'B sees A' });
   await eventually(async () => (await b.locator('#people li').count()) === 2, { message: 'B sees A present' });
 
-  // A loses the network.
-  net.offline = true;
+  // A loses the network: the page and its service worker alike.
   await ctxA.setOffline(true);
+  const [worker] = ctxA.serviceWorkers();
+  assert.ok(worker, 'A has a service worker');
+  assert.equal(
+    await worker.evaluate(() => fetch('/healthz', { cache: 'no-store' }).then(() => 'reached', () => 'offline')),
+    'offline',
+    'the service worker cannot reach the server either',
+  );
   await eventually(async () => (await a.locator('#conn').getAttribute('data-state')) === 'offline', { message: 'A shows offline' });
   assert.equal(await a.locator('#conn-text').textContent(), 'Offline');
   assert.deepEqual(await a.evaluate(() => [window.leitbild.provider.wsconnected, window.leitbild.provider.ws]), [false, null]);
@@ -89,7 +83,6 @@ test('offline edits survive a reload and merge with others’ edits on reconnect
   assert.equal(await a.locator('#conn').getAttribute('data-state'), 'offline');
 
   // Back online: both converge and nothing is lost.
-  net.offline = false;
   await ctxA.setOffline(false);
   await waitSynced(a);
   await eventually(async () => (await a.locator('#conn').getAttribute('data-state')) === 'connected', { message: 'A shows connected' });

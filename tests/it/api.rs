@@ -159,6 +159,18 @@ async fn pages_carry_a_strict_csp_and_revalidate() {
             .unwrap();
         assert_eq!(again.status(), 304);
     }
+    // The service worker is served from the root, so that its scope covers every page.
+    let worker = reqwest::get(server.url("/sw.js")).await.unwrap();
+    assert_eq!(worker.status(), 200);
+    assert_eq!(
+        worker.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(worker
+        .text()
+        .await
+        .unwrap()
+        .contains("addEventListener('fetch'"));
     assert_eq!(
         reqwest::get(server.url("/healthz"))
             .await

@@ -11,6 +11,11 @@ translate(document);
 select.value = lang();
 select.addEventListener('change', () => setLang(select.value));
 
+// The service worker keeps the app itself available offline (see sw.js).
+if ('serviceWorker' in navigator) {
+  navigator.serviceWorker.register('/sw.js').catch((e) => console.warn('service worker not registered', e));
+}
+
 const match = location.pathname.match(/^\/d\/([^/]+)\/?$/);
 if (match) showEditor(main, slot, decodeURIComponent(match[1]));
 else showDocsList(main);
