@@ -281,7 +281,7 @@ pub fn raise_open_files_limit() -> Result<u64> {
             }
         }
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! I/O, no async, no storage; the room decides what to do with a [`Rejection`].
 //! See `docs/hostile-input.md` for the attack list.
 
+#[cfg(any(test, feature = "attacks"))]
+pub mod attacks;
 mod scan;
 #[cfg(test)]
 mod tests;

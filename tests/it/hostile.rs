@@ -15,8 +15,8 @@ use yrs::{ReadTxn, Transact, Update, XmlElementPrelim, XmlFragment};
 
 use leitbild::guard::{self, Limits, Rejection};
 
-use crate::attacks;
 use crate::support::{Client, TestServer};
+use leitbild::guard::attacks;
 
 /// What the good client writes before every attack.
 const GOOD: &str = "Written by a good client.";

@@ -1,7 +1,6 @@
 //! Leitbild's integration tests: one binary, real sockets on port 0, temporary data dirs.
 
 mod api;
-mod attacks;
 mod crash;
 mod durability;
 mod hostile;

@@ -440,61 +440,10 @@ fn explore_case() {
 
 // ---- helpers -------------------------------------------------------------------------
 
+use super::attacks::{awareness_message, nested_any_update, string_update, sync_update};
+
 use yrs::encoding::write::Write as _;
 use yrs::updates::encoder::Encode as _;
-
-fn sync_update(update: &[u8]) -> Vec<u8> {
-    Message::Sync(SyncMessage::Update(update.to_vec())).encode_v1()
-}
-
-fn awareness_message(entries: &[(u64, u64, &str)]) -> Vec<u8> {
-    let mut payload: Vec<u8> = Vec::new();
-    payload.write_var(entries.len());
-    for &(client, clock, json) in entries {
-        payload.write_var(client);
-        payload.write_var(clock);
-        payload.write_string(json);
-    }
-    let mut msg: Vec<u8> = Vec::new();
-    msg.write_var(MSG_AWARENESS);
-    msg.write_buf(&payload);
-    msg
-}
-
-/// A one-struct update from `client` at `clock` inserting `content` into root "text".
-fn string_update(client: u64, clock: u64, content: &str) -> Vec<u8> {
-    let mut w: Vec<u8> = Vec::new();
-    w.write_var(1u32); // one client section
-    w.write_var(1u32); // one struct
-    w.write_var(client);
-    w.write_var(clock);
-    w.write_u8(4); // string content, no origins
-    w.write_var(1u32); // parent is a named root
-    w.write_string("text");
-    w.write_string(content);
-    w.write_var(0u32); // empty delete set
-    w
-}
-
-/// An update holding one ContentAny value of `depth` nested arrays.
-fn nested_any_update(depth: usize) -> Vec<u8> {
-    let mut w: Vec<u8> = Vec::new();
-    w.write_var(1u32);
-    w.write_var(1u32);
-    w.write_var(5u64);
-    w.write_var(0u32);
-    w.write_u8(8); // any content
-    w.write_var(1u32);
-    w.write_string("arr");
-    w.write_var(1u32); // one value
-    for _ in 0..depth {
-        w.write_u8(117); // array of one
-        w.write_var(1u32);
-    }
-    w.write_u8(126); // null
-    w.write_var(0u32);
-    w
-}
 
 fn assert_rejected(bytes: &[u8], expected: Rejection) {
     assert_eq!(parse_message(bytes, &limits()).unwrap_err(), expected);

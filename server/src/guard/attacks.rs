@@ -1,5 +1,6 @@
-//! Byte builders for hostile y-protocols messages, ported from the guard's unit tests
-//! (`server/src/guard/tests.rs`), so that the same attacks can be replayed over a socket.
+//! Byte builders for hostile y-protocols messages, shared by the guard's unit tests and
+//! the integration tests that replay the same attacks over a socket. Compiled only for
+//! tests (and with the `attacks` feature, which the integration tests enable).
 //!
 //! Pure: builds bytes with yrs' own encoders; sending them is the tests' job. Varints are
 //! written with `yrs::encoding::write::Write`, never by hand.
