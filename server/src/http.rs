@@ -190,6 +190,9 @@ impl Drop for ConnectionSlot {
 pub struct DocEntry {
     pub id: String,
     pub title: String,
+    /// When this document was created (ms). A document created again under an old id
+    /// (after its data was lost) has a new `created_at`: clients key offline copies by it.
+    pub created_at: u64,
     pub updated_at: u64,
     pub size: u64,
 }
@@ -199,6 +202,7 @@ impl DocEntry {
         DocEntry {
             id: name.to_string(),
             title: meta.title,
+            created_at: meta.created_at,
             updated_at: meta.updated_at,
             size: meta.size,
         }

@@ -59,6 +59,8 @@ async fn creating_documents() {
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["id"], "uebergang-schule-beruf");
     assert_eq!(created["title"], "Übergang Schule–Beruf");
+    assert!(created["created_at"].as_u64().unwrap() > 0);
+    assert_eq!(created["created_at"], created["updated_at"]);
 
     // The same title again gets a fresh id rather than the old document.
     let again: Value = create(json!({"title": "Übergang Schule–Beruf"}))
