@@ -171,13 +171,19 @@ fn scan_frame(bytes: &[u8], limits: &Limits) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Applies a v1 update that passed [`parse_message`] to `doc`. Returns whether the document
-/// changed. On `Err` the document may be tainted and the caller must discard it and reload
-/// from storage.
+/// Applies a v1 update that passed [`parse_message`] to `doc`. Returns what the document
+/// gained, as a v1 update, or `None` if nothing changed. That delta, not the input, is what
+/// must be persisted and broadcast: it includes earlier pending updates that this one made
+/// integrable, and leaves out what is still pending. On `Err` the document may be tainted
+/// and the caller must discard it and reload from storage.
 ///
 /// The update is scanned again (a few hundred nanoseconds for a typical keystroke), so
 /// bytes from any source — a peer, the log, an import — get the same protection.
-pub fn apply_update(doc: &Doc, update: &[u8], limits: &Limits) -> Result<bool, Rejection> {
+pub fn apply_update(
+    doc: &Doc,
+    update: &[u8],
+    limits: &Limits,
+) -> Result<Option<Vec<u8>>, Rejection> {
     if update.len() > limits.max_message_bytes {
         return Err(Rejection::TooBig);
     }
@@ -201,7 +207,7 @@ fn apply_checked(
     update: Update,
     shape: scan::UpdateShape,
     limits: &Limits,
-) -> Result<bool, Rejection> {
+) -> Result<Option<Vec<u8>>, Rejection> {
     let mut txn = doc.transact_mut();
     txn.apply_update(update)
         .map_err(|_| Rejection::Malformed("update does not apply"))?;
@@ -209,20 +215,20 @@ fn apply_checked(
     if !shape.types.is_empty() {
         check_type_depth(&txn, &shape.types, limits)?;
     }
-    let changed = txn.has_changes();
-    if changed {
-        // Prove the document can still describe what this transaction did. A full
-        // `encode_state_as_update_v1` would catch more, but costs O(document) per update;
-        // the server ingests >100k small updates/s, so we pay O(this update) instead: the
-        // same encode the room's update observer runs to persist and broadcast the change.
-        // Broken states that yrs can reach from a scanned update show up here (see the
-        // regression tests), because they corrupt the structs the transaction touched.
-        let delta = txn.encode_update_v1();
-        Update::decode_v1(&delta).map_err(|_| Rejection::Unsafe("unencodable update"))?;
+    if !txn.has_changes() {
+        return Ok(None);
     }
+    // The delta is what the room persists and broadcasts. Decoding it again also proves
+    // the document can still describe what this transaction did: a full
+    // `encode_state_as_update_v1` would catch more, but costs O(document) per update, and
+    // the server ingests >100k small updates/s. Broken states that yrs can reach from a
+    // scanned update show up here (see the regression tests), because they corrupt the
+    // structs the transaction touched.
+    let delta = txn.encode_update_v1();
+    Update::decode_v1(&delta).map_err(|_| Rejection::Unsafe("unencodable update"))?;
     // Commit (observers, GC, squashing) runs inside the caller's catch_unwind too.
     drop(txn);
-    Ok(changed)
+    Ok(Some(delta))
 }
 
 /// Refuses to let pending (not yet integrable) state grow past `max_pending_bytes`.

@@ -344,8 +344,8 @@ impl Room {
             }
             Inbound::SyncStep2(update) | Inbound::Update(update) => {
                 match guard::apply_update(self.awareness.doc(), &update, &self.settings.limits) {
-                    Ok(true) => accepted.push((peer, update)),
-                    Ok(false) => {}
+                    Ok(Some(delta)) => accepted.push((peer, delta)),
+                    Ok(None) => {}
                     Err(rejection) => {
                         tracing::warn!(peer, %rejection, "update refused");
                         self.metrics.reject(rejection.reason());

@@ -1,6 +1,7 @@
 //! Durability: content survives restarts, and a killed server loses nothing anyone saw.
 
-use yrs::{Text, Transact};
+use yrs::sync::{Message, SyncMessage};
+use yrs::{ReadTxn, Text, Transact};
 
 use crate::support::{Client, TestServer};
 
@@ -43,4 +44,33 @@ async fn offline_edits_arrive_in_sync_step_2_and_are_persisted() {
 
     let server = server.restart().await;
     assert_eq!(server.connect("offline").await.text(), merged);
+}
+
+#[tokio::test]
+async fn out_of_order_updates_are_persisted_and_broadcast_whole() {
+    let server = TestServer::start().await;
+    let sender = server.connect("order").await;
+    let watcher = server.connect("order").await;
+
+    // Two edits from one client, sent second-first: the second waits (pending) until the
+    // first arrives, and then both must reach the others and the log.
+    let doc = Client::new_doc();
+    let text = doc.get_or_insert_text("text");
+    let mut updates = Vec::new();
+    for chunk in ["offline ", "typed"] {
+        let mut txn = doc.transact_mut();
+        let before = txn.state_vector();
+        let len = text.len(&txn);
+        text.insert(&mut txn, len, chunk);
+        updates.push(txn.encode_diff_v1(&before));
+    }
+    for update in updates.iter().rev() {
+        sender
+            .send(Message::Sync(SyncMessage::Update(update.clone())))
+            .await;
+    }
+    watcher.wait_for(|w| w.text() == "offline typed").await;
+
+    let server = server.restart().await;
+    assert_eq!(server.connect("order").await.text(), "offline typed");
 }

@@ -499,7 +499,7 @@ fn seven_thousand_levels_of_any_nesting_are_unsafe() {
     assert_rejected(&sync_update(&u), Rejection::Unsafe("nesting too deep"));
     // Just inside the limit is fine.
     let ok = nested_any_update(limits().max_depth);
-    assert!(apply_update(&Doc::new(), &ok, &limits()).unwrap());
+    assert!(apply_update(&Doc::new(), &ok, &limits()).unwrap().is_some());
 }
 
 #[test]
@@ -632,10 +632,24 @@ fn small_pending_gap_is_accepted_then_filled() {
     b.write_var(1u32);
     b.write_string("cd");
     b.write_var(0u32);
-    assert!(!apply_update(&doc, &b, &limits).unwrap(), "pending only");
-    assert!(apply_update(&doc, &a, &limits).unwrap());
+    assert_eq!(
+        apply_update(&doc, &b, &limits).unwrap(),
+        None,
+        "pending only"
+    );
+    let delta = apply_update(&doc, &a, &limits).unwrap().expect("a change");
     let text = doc.get_or_insert_text("text");
     assert_eq!(text.get_string(&doc.transact()), "abcd");
+    // The delta carries what was pending too: persisting and broadcasting it (rather than
+    // the bytes of `a`) gives every replica, and the log, the whole text.
+    let replica = Doc::new();
+    apply_update(&replica, &delta, &limits).unwrap();
+    assert_eq!(
+        replica
+            .get_or_insert_text("text")
+            .get_string(&replica.transact()),
+        "abcd"
+    );
 }
 
 #[test]
@@ -801,7 +815,10 @@ fn normal_messages_pass_and_apply() {
     );
     drop(txn);
     // Re-applying known updates is not a change.
-    assert!(!apply_update(&server, &sample_updates()[0], &limits).unwrap());
+    assert_eq!(
+        apply_update(&server, &sample_updates()[0], &limits).unwrap(),
+        None
+    );
 
     let sv = server.transact().state_vector();
     let step1 = Message::Sync(SyncMessage::SyncStep1(sv.clone())).encode_v1();

@@ -176,6 +176,11 @@ impl Store {
             let (key, _) = last?;
             loaded.next_seq = keys::log_seq(&key).map_or(0, |s| s + 1);
         }
+        // Never hand out a sequence number the snapshot already covers: a record there
+        // would be skipped by every later load.
+        if loaded.snapshot.is_some() {
+            loaded.next_seq = loaded.next_seq.max(loaded.snapshot_seq + 1);
+        }
         for entry in self
             .log
             .range(keys::log_key(doc, from)..keys::log_key(doc, u64::MAX))
@@ -204,8 +209,8 @@ impl Store {
 
     /// Merges runs of consecutive small log records in `from..=to` (see [`Runs`]) into
     /// one record each, with `merge` (which combines updates; `None` leaves the run as it
-    /// is). Each run becomes its first key with the last record's timestamp; nothing of
-    /// the content is lost, only the granularity of history is coarsened to the window.
+    /// is). Each run becomes its last record's key and timestamp; nothing of the content
+    /// is lost, only the granularity of history is coarsened to the window.
     pub fn compact(
         &self,
         doc: &DocName,
@@ -254,15 +259,18 @@ impl Store {
             let Some(update) = merge(&updates) else {
                 continue;
             };
-            let (first_seq, first) = &run[0];
-            let last_ts = run.last().map_or(first.ts_ms, |(_, r)| r.ts_ms);
+            // The run becomes its *last* key: the highest sequence number of the log never
+            // goes away, so the next one handed out after a reload stays above it.
+            let Some(((last_seq, last), earlier)) = run.split_last() else {
+                continue;
+            };
             let merged = Record {
-                ts_ms: last_ts,
-                author: first.author.clone(),
+                ts_ms: last.ts_ms,
+                author: last.author.clone(),
                 update,
             };
-            batch.insert(keys::log_key(doc, *first_seq), keys::encode_record(&merged));
-            for (seq, _) in &run[1..] {
+            batch.insert(keys::log_key(doc, *last_seq), keys::encode_record(&merged));
+            for (seq, _) in earlier {
                 batch.remove(keys::log_key(doc, *seq));
             }
             done.records_before += run.len() as u64;
@@ -441,9 +449,9 @@ mod tests {
         assert_eq!(
             history,
             vec![
-                (0, record(900, None, &[1, 2, 3])),
+                (2, record(900, None, &[1, 2, 3])),
                 (3, at(1000, None, 4)),
-                (4, record(1200, Some("anna"), &[5, 6])),
+                (5, record(1200, Some("anna"), &[5, 6])),
                 (6, at(1300, None, 7)),
                 (7, record(1400, None, &[8, 8, 8])),
             ]
