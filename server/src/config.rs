@@ -54,6 +54,11 @@ pub struct Config {
     #[arg(long, env = "LEITBILD_MAX_DEPTH", default_value_t = 64)]
     pub max_depth: usize,
 
+    /// Most entries in one awareness message. y-websocket clients echo every change they
+    /// see, so one message can carry the states of everyone present.
+    #[arg(long, env = "LEITBILD_MAX_AWARENESS_ENTRIES", default_value_t = 1000)]
+    pub max_awareness_entries: usize,
+
     /// Memory the database may use as a page cache, in MiB.
     #[arg(long, env = "LEITBILD_CACHE_MB", default_value_t = 64)]
     pub cache_mb: u64,
@@ -72,6 +77,7 @@ impl Default for Config {
             ping_secs: 15,
             checkpoint_every: 5_000,
             max_depth: 64,
+            max_awareness_entries: 1000,
             cache_mb: 64,
         }
     }
@@ -83,6 +89,7 @@ impl Config {
         Limits {
             max_message_bytes: self.max_message_bytes,
             max_depth: self.max_depth,
+            max_awareness_clients: self.max_awareness_entries,
             ..Limits::default()
         }
     }

@@ -56,7 +56,7 @@ impl Default for Limits {
         Limits {
             max_message_bytes: 8 * 1024 * 1024,
             max_depth: 64,
-            max_awareness_clients: 16,
+            max_awareness_clients: 1000,
             max_awareness_state_bytes: 8 * 1024,
             max_pending_bytes: 64 * 1024,
         }

@@ -12,7 +12,7 @@ const FLUSH_BUCKETS: [f64; 12] = [
 ];
 
 /// Reasons a message or connection is refused, as metric labels.
-pub const REJECT_REASONS: [&str; 8] = [
+pub const REJECT_REASONS: [&str; 7] = [
     "too_big",
     "malformed",
     "unsafe",
@@ -20,7 +20,6 @@ pub const REJECT_REASONS: [&str; 8] = [
     "slow_peer",
     "too_many_connections",
     "too_many_docs",
-    "foreign_awareness",
 ];
 
 #[derive(Default)]

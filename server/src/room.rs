@@ -364,26 +364,42 @@ impl Room {
         }
     }
 
-    /// Applies the entries of `update` that belong to the peer's own client. A peer binds
-    /// its client id with its first state; entries for any other client are dropped.
+    /// Applies the entries of `update` that belong to the peer's own client, and drops the
+    /// rest silently: y-websocket clients echo every awareness change they see, so foreign
+    /// entries are normal traffic, not an attack.
+    ///
+    /// A peer's own client is the first one it announces as news: a single entry for a
+    /// client the room does not know, or with a newer clock than the room has (a tab that
+    /// reconnects keeps its clock). Echoes carry clocks the room already has, so they never
+    /// bind. Binding a client that another connection holds moves it to this one.
     fn awareness_from(&mut self, peer: PeerId, mut update: AwarenessUpdate) {
-        let Some(p) = self.peers.get_mut(&peer) else {
+        let Some(own) = self.peers.get(&peer).map(|p| p.client) else {
             return;
         };
-        let before = update.clients.len();
-        if p.client.is_none() {
-            p.client = update
-                .clients
-                .keys()
-                .next()
-                .copied()
-                .filter(|_| update.clients.len() == 1);
-        }
-        let own = p.client;
-        update.clients.retain(|id, _| Some(*id) == own);
-        if update.clients.len() < before {
-            self.metrics.reject("foreign_awareness");
-        }
+        let own = match own {
+            Some(own) => own,
+            None => {
+                let news = match update.clients.iter().next() {
+                    Some((id, entry)) if update.clients.len() == 1 => self
+                        .awareness
+                        .meta(*id)
+                        .is_none_or(|(clock, _)| entry.clock > clock)
+                        .then_some(*id),
+                    _ => None,
+                };
+                let Some(id) = news else { return };
+                for p in self.peers.values_mut() {
+                    if p.client == Some(id) {
+                        p.client = None;
+                    }
+                }
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.client = Some(id);
+                }
+                id
+            }
+        };
+        update.clients.retain(|id, _| *id == own);
         if update.clients.is_empty() {
             return;
         }

@@ -434,7 +434,7 @@ async fn awareness_clock_beyond_u32_is_closed_with_1007() {
 
 #[tokio::test]
 async fn awareness_with_too_many_entries_is_closed_with_1009() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(|c| c.max_awareness_entries = 16).await;
     let many: Vec<(u64, u64, &str)> = (0..17).map(|c| (c, 1, "{}")).collect();
     let bytes = attacks::awareness_message(&many);
     assert_refused(&server, "aw-many", bytes, TOO_BIG).await;

@@ -189,10 +189,16 @@ impl Client {
                                 apply(&reader_doc, &update)
                             }
                             Message::Awareness(update) => {
-                                let mut s = reader_state.lock().unwrap();
-                                for (id, entry) in update.clients {
-                                    s.awareness.insert(id.get(), entry.json.to_string());
+                                {
+                                    let mut s = reader_state.lock().unwrap();
+                                    for (id, entry) in &update.clients {
+                                        s.awareness.insert(id.get(), entry.json.to_string());
+                                    }
                                 }
+                                // Like y-websocket's provider, which sends every awareness
+                                // change it sees back to the server, other people's too.
+                                let echo = Message::Awareness(update).encode_v1();
+                                let _ = reply.send(WsMessage::Binary(echo.into())).await;
                             }
                             _ => {}
                         }

@@ -133,3 +133,24 @@ async fn unknown_query_parameters_are_ignored() {
     let b = server.connect("query").await;
     b.wait_for(|b| b.text() == "hallo").await;
 }
+
+#[tokio::test]
+async fn twenty_people_present_stay_connected_though_clients_echo_awareness() {
+    let server = TestServer::start().await;
+    let mut people = Vec::new();
+    for i in 0..20 {
+        let mut c = server.connect("crowd").await;
+        c.set_awareness(&format!(r#"{{"user":{{"name":"P{i}"}}}}"#))
+            .await;
+        people.push(c);
+    }
+    let ids: Vec<u64> = people.iter().map(|c| c.client_id()).collect();
+    let late = server.connect("crowd").await;
+    late.wait_for(|l| l.present().len() == 20).await;
+    for (i, c) in people.iter().enumerate() {
+        let others: Vec<u64> = ids.iter().copied().filter(|id| *id != ids[i]).collect();
+        c.wait_for(|c| others.iter().all(|id| c.present().contains(id)))
+            .await;
+        assert!(!c.is_disconnected(), "person {i} was disconnected");
+    }
+}
