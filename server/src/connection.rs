@@ -139,14 +139,26 @@ async fn run(
     }
     let _ = room.send(Command::Leave { peer }).await;
     drop(close_tx);
-    // Let the writer deliver a pending close frame, but never wait on a dead peer.
-    if !writer_done {
-        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    // Let the writer deliver a pending close frame, but never wait on a dead peer: a
+    // writer still stuck after the grace period is stopped, which drops the socket.
+    if !writer_done
+        && tokio::time::timeout(CLOSE_GRACE, &mut writer)
+            .await
+            .is_err()
+    {
+        writer.abort();
     }
     tracing::debug!("left");
 }
 
+/// How long the close handshake may take before the socket is simply dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// The writer half: room messages, pings, and the one close frame.
+///
+/// Every send has a deadline (two ping intervals): a peer that stops reading fills its
+/// socket buffers, and without one the writer would wait on it forever, deaf to pings
+/// and to the room's close.
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
     mut out: mpsc::Receiver<Bytes>,
@@ -155,44 +167,60 @@ async fn write(
     started: Instant,
     last_seen: Arc<AtomicU64>,
 ) {
+    let deadline = ping * 2;
     let mut ticker = tokio::time::interval(ping);
     ticker.tick().await;
+    let farewell = |Close { code, reason }: Close| {
+        WsMessage::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
     loop {
-        tokio::select! {
+        let message = tokio::select! {
             biased;
             reason = close.recv() => {
-                if let Some(Close { code, reason }) = reason {
-                    let frame = CloseFrame { code, reason: reason.into() };
-                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                if let Some(reason) = reason {
+                    let _ = send(&mut sink, farewell(reason), CLOSE_GRACE).await;
                 }
                 break;
             }
             message = out.recv() => match message {
-                Some(bytes) => {
-                    if sink.send(WsMessage::Binary(bytes)).await.is_err() {
-                        break;
-                    }
-                }
+                Some(bytes) => WsMessage::Binary(bytes),
                 None => {
                     // The room let go of this peer; it queues the reason before it does.
-                    let Close { code, reason } = close.try_recv().unwrap_or(Close::SHUTDOWN);
-                    let _ = sink.send(WsMessage::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    let reason = close.try_recv().unwrap_or(Close::SHUTDOWN);
+                    let _ = send(&mut sink, farewell(reason), CLOSE_GRACE).await;
                     break;
                 }
             },
             _ = ticker.tick() => {
                 let silent = started.elapsed().saturating_sub(Duration::from_millis(last_seen.load(Relaxed)));
-                if silent > ping * 2 {
+                if silent > deadline {
                     tracing::info!("peer stopped answering pings; closing");
-                    let frame = CloseFrame { code: 1001, reason: "no answer to ping".into() };
-                    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(WsMessage::Close(Some(frame)))).await;
+                    let reason = Close { code: 1001, reason: "no answer to ping" };
+                    let _ = send(&mut sink, farewell(reason), Duration::from_secs(1)).await;
                     break;
                 }
-                if sink.send(WsMessage::Ping(Bytes::new())).await.is_err() {
-                    break;
-                }
+                WsMessage::Ping(Bytes::new())
             }
+        };
+        if !send(&mut sink, message, deadline).await {
+            tracing::info!("peer does not take what is sent; closing");
+            break;
         }
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+/// Sends one frame; `false` if the socket failed or did not take it within `deadline`.
+async fn send(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    message: WsMessage,
+    deadline: Duration,
+) -> bool {
+    matches!(
+        tokio::time::timeout(deadline, sink.send(message)).await,
+        Ok(Ok(()))
+    )
 }

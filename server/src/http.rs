@@ -151,14 +151,19 @@ async fn websocket(
             "too many connections, try again later",
         ));
     }
-    // Opening the room now refuses a connection over the document cap before upgrading.
-    state.rooms.open(&doc)?;
-    let limit = state.connection.limits.max_message_bytes;
+    // Refuse a connection over the document cap before upgrading; the room itself is only
+    // opened once the peer joins, so requests that never upgrade open nothing.
+    state.rooms.check_capacity(&doc)?;
+    let limit = state
+        .connection
+        .limits
+        .max_message_bytes
+        .saturating_add(64 * 1024);
     Ok(ws
         // A little headroom so that the guard, not tungstenite, answers most oversize
         // messages, with close code 1009.
-        .max_message_size(limit + 64 * 1024)
-        .max_frame_size(limit + 64 * 1024)
+        .max_message_size(limit)
+        .max_frame_size(limit)
         // tungstenite zero-fills its whole read buffer per read (128 KiB by default), so
         // that buffer is resident memory per connection: keep it small. Idle peers cost
         // little; large messages take a few more reads.

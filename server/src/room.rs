@@ -217,10 +217,11 @@ impl Room {
     ) -> Result<Room, RoomError> {
         let stored = store.load(&name)?;
         let doc = rebuild(stored.snapshot.as_deref(), &stored.tail)?;
+        let meta = store.meta(&name)?;
         metrics.open_docs.fetch_add(1, Relaxed);
         tracing::debug!(records = stored.tail.len(), "document loaded");
         Ok(Room {
-            meta: store.meta(&name)?,
+            meta,
             meta_written_ms: None,
             name,
             awareness: Awareness::new(doc),
@@ -245,8 +246,17 @@ impl Room {
             let first = if self.peers.is_empty() {
                 match tokio::time::timeout(self.settings.idle_unload, rx.recv()).await {
                     Ok(command) => command,
-                    Err(_) if may_unload(&rx) => break,
-                    Err(_) => continue,
+                    Err(_) => {
+                        // Save everything while still registered, so that a room opened
+                        // for this document after we leave loads the finished state.
+                        if let Err(e) = self.checkpoint() {
+                            tracing::warn!(error = %e, "checkpoint before unloading failed");
+                        }
+                        if may_unload(&rx) {
+                            break;
+                        }
+                        continue;
+                    }
                 }
             } else {
                 rx.recv().await
@@ -302,7 +312,7 @@ impl Room {
         }
         if self.unsnapshotted >= self.settings.checkpoint_every {
             if let Err(e) = self.checkpoint_in_background() {
-                tracing::warn!(error = %e, "checkpoint failed; will retry");
+                tracing::warn!(error = %e, "checkpoint failed; the log still holds everything");
             }
         }
         stop
@@ -467,25 +477,27 @@ impl Room {
                 })
                 .push(update.as_slice());
         }
-        let mut written = 0;
+        // One record per peer, or one per update if yrs cannot merge them.
         let mut merged_updates = Vec::with_capacity(order.len());
         for peer in order {
-            let updates = &by_peer[&peer];
-            let merged = match updates.as_slice() {
-                [one] => one.to_vec(),
-                many => {
-                    yrs::merge_updates_v1(many.iter().copied()).unwrap_or_else(|_| many.concat())
-                }
-            };
+            match by_peer[&peer].as_slice() {
+                [one] => merged_updates.push((peer, one.to_vec())),
+                many => match merge(many) {
+                    Some(merged) => merged_updates.push((peer, merged)),
+                    None => merged_updates.extend(many.iter().map(|u| (peer, u.to_vec()))),
+                },
+            }
+        }
+        let mut written = 0;
+        for (_, update) in &merged_updates {
             let record = Record {
                 ts_ms: now,
                 author: None,
-                update: merged,
+                update: update.clone(),
             };
             written += self.store.append(&self.name, self.next_seq, &record)?;
             self.next_seq += 1;
             self.unsnapshotted += 1;
-            merged_updates.push((peer, record.update));
         }
         let meta = self.meta.get_or_insert_with(|| DocMeta {
             title: self.name.to_string(),
@@ -521,17 +533,21 @@ impl Room {
         if let Some(meta) = &self.meta {
             self.store.put_meta(&self.name, meta)?;
         }
-        match self.snapshot()? {
-            Some(checkpoint) => checkpoint.write(&self.store),
-            None => Ok(()),
+        if let Some(checkpoint) = self.snapshot()? {
+            checkpoint.write(&self.store)?;
+            self.covered(&checkpoint);
         }
+        Ok(())
     }
 
     /// Like [`Room::checkpoint`], but the writing happens on a blocking thread so the
     /// room goes on with the next batch. An older snapshot landing after a newer one is
-    /// still correct: loading replays the longer tail.
+    /// still correct: loading replays the longer tail. The room counts the checkpoint as
+    /// done at once; if the write fails, the next one (after `checkpoint_every` more
+    /// records, or at unload) covers the range again, and the log holds everything.
     fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
         if let Some(checkpoint) = self.snapshot()? {
+            self.covered(&checkpoint);
             let store = self.store.clone();
             tokio::task::spawn_blocking(move || {
                 if let Err(e) = checkpoint.write(&store) {
@@ -544,7 +560,7 @@ impl Room {
 
     /// The whole state as a v2 update and the log records it covers, if the log has
     /// grown since the last snapshot.
-    fn snapshot(&mut self) -> Result<Option<Checkpoint>, StoreError> {
+    fn snapshot(&self) -> Result<Option<Checkpoint>, StoreError> {
         if self.unsnapshotted == 0 || self.next_seq == 0 {
             return Ok(None);
         }
@@ -554,15 +570,18 @@ impl Room {
                 .encode_state_as_update_v2(&StateVector::default())
         }))
         .map_err(|_| StoreError::Corrupt(format!("{} cannot be encoded", self.name)))?;
-        let checkpoint = Checkpoint {
+        Ok(Some(Checkpoint {
             doc: self.name.clone(),
             compact_from: self.compacted_to,
             upto: self.next_seq - 1,
             state,
-        };
-        self.unsnapshotted = 0;
-        self.compacted_to = self.next_seq;
-        Ok(Some(checkpoint))
+        }))
+    }
+
+    /// Records that the log up to the checkpoint is snapshotted and compacted.
+    fn covered(&mut self, checkpoint: &Checkpoint) {
+        self.unsnapshotted = self.next_seq - 1 - checkpoint.upto;
+        self.compacted_to = checkpoint.upto + 1;
     }
 
     fn queue(&mut self, target: Target, message: &Message) {
@@ -639,15 +658,17 @@ struct Checkpoint {
 impl Checkpoint {
     fn write(&self, store: &Store) -> Result<(), StoreError> {
         store.put_snapshot(&self.doc, self.upto, &self.state)?;
-        let merge = |updates: &[&[u8]]| {
-            catch_unwind(|| yrs::merge_updates_v1(updates.iter().copied()).ok())
-                .ok()
-                .flatten()
-        };
         let done = store.compact(&self.doc, self.compact_from, self.upto, HISTORY_RUNS, merge)?;
         tracing::debug!(doc = %self.doc, upto = self.upto, ?done, "checkpoint written");
         Ok(())
     }
+}
+
+/// The v1 updates merged into one, or `None` if yrs cannot (or panics trying).
+fn merge(updates: &[&[u8]]) -> Option<Vec<u8>> {
+    catch_unwind(|| yrs::merge_updates_v1(updates.iter().copied()).ok())
+        .ok()
+        .flatten()
 }
 
 /// A document from a snapshot and the log records after it. Stored updates were checked

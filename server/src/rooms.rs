@@ -63,6 +63,20 @@ impl Rooms {
         self.inner.next_peer.fetch_add(1, Relaxed)
     }
 
+    /// Whether the document is open or could be opened without exceeding the cap.
+    pub fn check_capacity(&self, name: &DocName) -> Result<(), RoomsError> {
+        let map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
+        if self.inner.closing.load(Relaxed) {
+            return Err(RoomsError::ShuttingDown);
+        }
+        let open = map.values().filter(|h| !h.is_closed()).count();
+        if open >= self.inner.max_open && !map.get(name).is_some_and(|h| !h.is_closed()) {
+            self.inner.metrics.reject("too_many_docs");
+            return Err(RoomsError::TooManyDocs);
+        }
+        Ok(())
+    }
+
     /// The handle of the document's room, starting the room if it is not open.
     pub fn open(&self, name: &DocName) -> Result<RoomHandle, RoomsError> {
         let mut map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
@@ -140,8 +154,7 @@ impl Rooms {
             let map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
             map.values().cloned().collect()
         };
-        for handle in handles {
-            handle.shutdown().await;
-        }
+        // All at once, so that their final flushes share group commits.
+        futures_util::future::join_all(handles.iter().map(RoomHandle::shutdown)).await;
     }
 }

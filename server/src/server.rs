@@ -5,7 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use axum::serve::ListenerExt;
+use std::future::IntoFuture;
+
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::connection::ConnectionSettings;
@@ -60,23 +63,35 @@ pub async fn serve(
         max_connections: config.max_connections,
     };
 
-    let stopping = rooms.clone();
     // Yjs messages are small and latency-bound: never let Nagle hold them back.
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: closing documents");
-            // Rooms close their peers, checkpoint and flush; upgraded connections then end.
-            stopping.shutdown().await;
-        })
-        .await?;
-    rooms.shutdown().await;
+    // On the signal, two things at once: the listener stops accepting, and the rooms close
+    // their peers, checkpoint and flush (which ends the upgraded connections the server
+    // would otherwise wait for). Then one last flush of the store.
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing documents");
+        let _ = stop.send(true);
+    });
+    let accepting = axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(signalled(stopped.clone()))
+        .into_future();
+    let closing = async {
+        signalled(stopped).await;
+        rooms.shutdown().await;
+    };
+    let (served, ()) = tokio::join!(accepting, closing);
+    served?;
     store.flush().await?;
     tracing::info!("stopped; everything is on disk");
     Ok(())
+}
+
+async fn signalled(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }

@@ -175,3 +175,32 @@ async fn metrics_count_what_happens() {
     assert!(metric(&server, "leitbild_bytes_persisted_total").await > 0.0);
     assert!(metric(&server, "leitbild_flush_seconds_count").await >= 1.0);
 }
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_is_dropped_even_while_data_waits_for_it() {
+    let server = TestServer::start_with(|c| c.ping_secs = 1).await;
+    // Joins, then neither reads nor answers pings; its socket buffers fill up.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let (_stuck, _) = tokio_tungstenite::client_async(server.ws_url("stuck"), tcp)
+        .await
+        .unwrap();
+    let writer = server.connect("stuck").await;
+    // A few large updates: far fewer messages than the peer queue holds, so only the
+    // writer's own deadline can notice.
+    let chunk = "x".repeat(1024 * 1024);
+    for _ in 0..8 {
+        writer.append(&chunk).await;
+    }
+    assert_eq!(metric(&server, "leitbild_connections").await, 2.0);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metric(&server, "leitbild_connections").await > 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stuck peer still holds its connection"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!writer.is_disconnected());
+}

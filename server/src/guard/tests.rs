@@ -581,8 +581,11 @@ fn clock_overflow_is_unsafe() {
 
 #[test]
 fn awareness_limits() {
-    let many: Vec<(u64, u64, &str)> = (0..17).map(|c| (c, 1, "{}")).collect();
+    let cap = limits().max_awareness_clients as u64;
+    let many: Vec<(u64, u64, &str)> = (0..=cap).map(|c| (c, 1, "{}")).collect();
     assert_rejected(&awareness_message(&many), Rejection::TooBig);
+    let most: Vec<(u64, u64, &str)> = (0..cap).map(|c| (c, 1, "{}")).collect();
+    assert!(parse_message(&awareness_message(&most), &limits()).is_ok());
     assert_rejected(
         &awareness_message(&[(1, 1, "{not json")]),
         Rejection::Malformed("awareness state is not json"),

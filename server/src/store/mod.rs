@@ -89,6 +89,9 @@ pub struct Store {
     snap: sled::Tree,
     flusher: mpsc::Sender<FlushReply>,
     metrics: Arc<Metrics>,
+    /// Held while a document is loaded or its log compacted: sled iterators are not
+    /// snapshots, so a load running beside a compaction could read half a merged run.
+    log_rewrite: Arc<std::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -108,6 +111,7 @@ impl Store {
             db,
             flusher,
             metrics,
+            log_rewrite: Arc::default(),
         })
     }
 
@@ -163,6 +167,7 @@ impl Store {
 
     /// Reads the latest snapshot and the log after it.
     pub fn load(&self, doc: &DocName) -> Result<Loaded, StoreError> {
+        let _exclusive = self.log_rewrite.lock().unwrap_or_else(|e| e.into_inner());
         let mut loaded = Loaded::default();
         let mut from = 0;
         if let Some(value) = self.snap.get(doc.as_str())? {
@@ -219,6 +224,7 @@ impl Store {
         runs_of: Runs,
         merge: impl Fn(&[&[u8]]) -> Option<Vec<u8>>,
     ) -> Result<Compacted, StoreError> {
+        let _exclusive = self.log_rewrite.lock().unwrap_or_else(|e| e.into_inner());
         let mut runs: Vec<Vec<(u64, Record)>> = Vec::new();
         let mut run_bytes = 0;
         for entry in self
@@ -276,7 +282,7 @@ impl Store {
             done.records_before += run.len() as u64;
             done.records_after += 1;
         }
-        // One atomic batch: a reader sees the run either whole or merged.
+        // One atomic batch; loads wait for it (see `log_rewrite`).
         self.log.apply_batch(batch)?;
         Ok(done)
     }
