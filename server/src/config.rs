@@ -38,6 +38,10 @@ pub struct Config {
     #[arg(long, env = "LEITBILD_PEER_QUEUE", default_value_t = 1024)]
     pub peer_queue: usize,
 
+    /// Bytes (beyond one message) that may wait for a peer before it is disconnected.
+    #[arg(long, env = "LEITBILD_PEER_QUEUE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub peer_queue_bytes: usize,
+
     /// Seconds a document stays loaded without peers before it is persisted and unloaded.
     #[arg(long, env = "LEITBILD_IDLE_UNLOAD_SECS", default_value_t = 30)]
     pub idle_unload_secs: u64,
@@ -73,6 +77,7 @@ impl Default for Config {
             max_open_docs: 1_000,
             max_message_bytes: 8 * 1024 * 1024,
             peer_queue: 1024,
+            peer_queue_bytes: 32 * 1024 * 1024,
             idle_unload_secs: 30,
             ping_secs: 15,
             checkpoint_every: 5_000,

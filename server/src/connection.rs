@@ -4,12 +4,13 @@
 //! Two halves: the reader runs here, the writer is a task that owns the sink. Nothing in
 //! this module blocks the room: the room only ever `try_send`s to the writer.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::Bytes;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
@@ -53,11 +54,22 @@ async fn run(
     let (close_tx, close_rx) = mpsc::channel::<Close>(1);
     let started = Instant::now();
     let last_seen = Arc::new(AtomicU64::new(0));
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let writer = Writer {
+        sink,
+        out: out_rx,
+        close: close_rx,
+        ping: settings.ping,
+        started,
+        last_seen: last_seen.clone(),
+        queued_bytes: queued_bytes.clone(),
+    };
 
     let link = || PeerLink {
         id: peer,
         out: out_tx.clone(),
         close: close_tx.clone(),
+        queued_bytes: queued_bytes.clone(),
     };
     let room = match rooms.join(&doc, link).await {
         Ok(room) => room,
@@ -68,21 +80,14 @@ async fn run(
                 reason: "document unavailable",
             });
             drop(out_tx);
-            write(sink, out_rx, close_rx, settings.ping, started, last_seen).await;
+            writer.run().await;
             return;
         }
     };
     drop(out_tx);
     tracing::debug!("joined");
     let mut writer_done = false;
-    let mut writer = tokio::spawn(write(
-        sink,
-        out_rx,
-        close_rx,
-        settings.ping,
-        started,
-        last_seen.clone(),
-    ));
+    let mut writer = tokio::spawn(writer.run());
 
     loop {
         let frame = tokio::select! {
@@ -159,63 +164,72 @@ const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// Every send has a deadline (two ping intervals): a peer that stops reading fills its
 /// socket buffers, and without one the writer would wait on it forever, deaf to pings
 /// and to the room's close.
-async fn write(
-    mut sink: futures_util::stream::SplitSink<WebSocket, WsMessage>,
-    mut out: mpsc::Receiver<Bytes>,
-    mut close: mpsc::Receiver<Close>,
+struct Writer {
+    sink: SplitSink<WebSocket, WsMessage>,
+    out: mpsc::Receiver<Bytes>,
+    close: mpsc::Receiver<Close>,
     ping: Duration,
     started: Instant,
     last_seen: Arc<AtomicU64>,
-) {
-    let deadline = ping * 2;
-    let mut ticker = tokio::time::interval(ping);
-    ticker.tick().await;
-    let farewell = |Close { code, reason }: Close| {
-        WsMessage::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
-    loop {
-        let message = tokio::select! {
-            biased;
-            reason = close.recv() => {
-                if let Some(reason) = reason {
-                    let _ = send(&mut sink, farewell(reason), CLOSE_GRACE).await;
+    /// Shared with the room, which adds what it queues; we subtract what we take.
+    queued_bytes: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let deadline = self.ping * 2;
+        let mut ticker = tokio::time::interval(self.ping);
+        ticker.tick().await;
+        let farewell = |Close { code, reason }: Close| {
+            WsMessage::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            }))
+        };
+        loop {
+            let message = tokio::select! {
+                biased;
+                reason = self.close.recv() => {
+                    if let Some(reason) = reason {
+                        let _ = send(&mut self.sink, farewell(reason), CLOSE_GRACE).await;
+                    }
+                    break;
                 }
+                message = self.out.recv() => match message {
+                    Some(bytes) => {
+                        self.queued_bytes.fetch_sub(bytes.len(), Relaxed);
+                        WsMessage::Binary(bytes)
+                    }
+                    None => {
+                        // The room let go of this peer; it queues the reason before it does.
+                        let reason = self.close.try_recv().unwrap_or(Close::SHUTDOWN);
+                        let _ = send(&mut self.sink, farewell(reason), CLOSE_GRACE).await;
+                        break;
+                    }
+                },
+                _ = ticker.tick() => {
+                    let heard = Duration::from_millis(self.last_seen.load(Relaxed));
+                    if self.started.elapsed().saturating_sub(heard) > deadline {
+                        tracing::info!("peer stopped answering pings; closing");
+                        let reason = Close { code: 1001, reason: "no answer to ping" };
+                        let _ = send(&mut self.sink, farewell(reason), Duration::from_secs(1)).await;
+                        break;
+                    }
+                    WsMessage::Ping(Bytes::new())
+                }
+            };
+            if !send(&mut self.sink, message, deadline).await {
+                tracing::info!("peer does not take what is sent; closing");
                 break;
             }
-            message = out.recv() => match message {
-                Some(bytes) => WsMessage::Binary(bytes),
-                None => {
-                    // The room let go of this peer; it queues the reason before it does.
-                    let reason = close.try_recv().unwrap_or(Close::SHUTDOWN);
-                    let _ = send(&mut sink, farewell(reason), CLOSE_GRACE).await;
-                    break;
-                }
-            },
-            _ = ticker.tick() => {
-                let silent = started.elapsed().saturating_sub(Duration::from_millis(last_seen.load(Relaxed)));
-                if silent > deadline {
-                    tracing::info!("peer stopped answering pings; closing");
-                    let reason = Close { code: 1001, reason: "no answer to ping" };
-                    let _ = send(&mut sink, farewell(reason), Duration::from_secs(1)).await;
-                    break;
-                }
-                WsMessage::Ping(Bytes::new())
-            }
-        };
-        if !send(&mut sink, message, deadline).await {
-            tracing::info!("peer does not take what is sent; closing");
-            break;
         }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.sink.close()).await;
     }
-    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
 }
 
 /// Sends one frame; `false` if the socket failed or did not take it within `deadline`.
 async fn send(
-    sink: &mut futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    sink: &mut SplitSink<WebSocket, WsMessage>,
     message: WsMessage,
     deadline: Duration,
 ) -> bool {

@@ -6,9 +6,9 @@
 //! batches; everything a batch would send waits in an outbox until the batch's one
 //! flush has returned.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -70,6 +70,8 @@ pub struct PeerLink {
     pub id: PeerId,
     /// Encoded y-protocols messages for the peer; bounded, never awaited by the room.
     pub out: mpsc::Sender<Bytes>,
+    /// Bytes in `out` not yet written to the socket; the writer subtracts what it sent.
+    pub queued_bytes: Arc<AtomicUsize>,
     /// Tells the connection to close; capacity 1, only the first close matters.
     pub close: mpsc::Sender<Close>,
 }
@@ -145,6 +147,8 @@ impl RoomHandle {
 pub struct RoomSettings {
     pub limits: Limits,
     pub mailbox: usize,
+    /// Most bytes waiting for one peer (beyond a single message) before it is closed.
+    pub peer_queue_bytes: usize,
     pub idle_unload: Duration,
     pub checkpoint_every: u64,
 }
@@ -159,6 +163,17 @@ enum Target {
     One(PeerId),
     AllBut(PeerId),
     All,
+}
+
+/// What one batch of commands has produced so far.
+#[derive(Default)]
+struct Batch {
+    /// Deltas of accepted updates, by peer, in arrival order: to persist, then broadcast.
+    accepted: Vec<(PeerId, Vec<u8>)>,
+    /// Peers whose sync step 1 this batch has answered.
+    synced: HashSet<PeerId>,
+    /// The document could not be rebuilt after a refused update: the room must stop.
+    broken: bool,
 }
 
 /// Asks the owner to drop this room from its registry; `true` if it may stop now.
@@ -284,21 +299,30 @@ impl Room {
 
     /// Handles one batch. Returns `Some` when the room must stop (with the shutdown
     /// caller to notify, if any).
-    async fn process(&mut self, batch: &mut Vec<Command>) -> Option<Option<oneshot::Sender<()>>> {
-        let mut accepted: Vec<(PeerId, Vec<u8>)> = Vec::new();
+    async fn process(
+        &mut self,
+        commands: &mut Vec<Command>,
+    ) -> Option<Option<oneshot::Sender<()>>> {
+        let mut batch = Batch::default();
         let mut renders = Vec::new();
         let mut stop = None;
-        for command in batch.drain(..) {
+        for command in commands.drain(..) {
             match command {
                 Command::Join { link, joined } => self.join(link, joined),
-                Command::Message { peer, message } => self.handle(peer, message, &mut accepted),
+                Command::Message { peer, message } => self.handle(peer, message, &mut batch),
                 Command::Leave { peer } => self.leave(peer),
                 Command::Render { format, reply } => renders.push((format, reply)),
                 Command::Shutdown { done } => stop = Some(Some(done)),
             }
         }
-        if !accepted.is_empty() {
-            if let Err(e) = self.persist(&accepted).await {
+        if batch.broken {
+            tracing::error!("document cannot be rebuilt from storage; closing it");
+            self.outbox.clear();
+            self.close_all(Close::STORAGE);
+            return Some(None);
+        }
+        if !batch.accepted.is_empty() {
+            if let Err(e) = self.persist(&batch.accepted).await {
                 tracing::error!(error = %e, "cannot persist updates; closing the document");
                 // Nothing of this batch was shown to anyone: drop the outbox.
                 self.outbox.clear();
@@ -331,12 +355,18 @@ impl Room {
         let _ = joined.send(());
     }
 
-    fn handle(&mut self, peer: PeerId, message: Inbound, accepted: &mut Vec<(PeerId, Vec<u8>)>) {
+    fn handle(&mut self, peer: PeerId, message: Inbound, batch: &mut Batch) {
         if !self.peers.contains_key(&peer) {
             return; // already kicked; its last messages are void
         }
         match message {
             Inbound::SyncStep1(sv) => {
+                // One answer per peer and batch: an answer to the first state vector
+                // covers any later one, and a flood of requests must not make the room
+                // encode the whole document again and again.
+                if !batch.synced.insert(peer) {
+                    return;
+                }
                 let doc = self.awareness.doc();
                 match catch_unwind(AssertUnwindSafe(|| doc.transact().encode_diff_v1(&sv))) {
                     Ok(diff) => self.queue(
@@ -348,19 +378,19 @@ impl Room {
                         // rebuild from storage and let the peer resync.
                         tracing::error!(peer, "document could not be encoded; rebuilding it");
                         self.kick(peer, Close::STORAGE);
-                        self.recover(accepted);
+                        self.recover(batch);
                     }
                 }
             }
             Inbound::SyncStep2(update) | Inbound::Update(update) => {
                 match guard::apply_update(self.awareness.doc(), &update, &self.settings.limits) {
-                    Ok(Some(delta)) => accepted.push((peer, delta)),
+                    Ok(Some(delta)) => batch.accepted.push((peer, delta)),
                     Ok(None) => {}
                     Err(rejection) => {
                         tracing::warn!(peer, %rejection, "update refused");
                         self.metrics.reject(rejection.reason());
                         self.kick(peer, Close::rejected(&rejection));
-                        self.recover(accepted);
+                        self.recover(batch);
                     }
                 }
             }
@@ -444,21 +474,24 @@ impl Room {
 
     /// Rebuilds the document from storage plus this batch's accepted updates, after a
     /// refused update may have left the live document in a bad state.
-    fn recover(&mut self, accepted: &mut Vec<(PeerId, Vec<u8>)>) {
+    fn recover(&mut self, batch: &mut Batch) {
         let rebuilt = self
             .store
             .load(&self.name)
             .map_err(RoomError::from)
             .and_then(|stored| {
                 let doc = rebuild(stored.snapshot.as_deref(), &stored.tail)?;
-                accepted.retain(|(_, update)| {
+                batch.accepted.retain(|(_, update)| {
                     guard::apply_update(&doc, update, &self.settings.limits).is_ok()
                 });
                 Ok(doc)
             });
         match rebuilt {
             Ok(doc) => *self.awareness.doc_mut() = doc,
-            Err(e) => tracing::error!(error = %e, "cannot rebuild document after a refused update"),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot rebuild document after a refused update");
+                batch.broken = true;
+            }
         }
     }
 
@@ -588,8 +621,9 @@ impl Room {
         self.outbox.push((target, Bytes::from(message.encode_v1())));
     }
 
-    /// Hands queued messages to the peers. A peer whose queue is full is disconnected,
-    /// never silently skipped: it resyncs when it reconnects.
+    /// Hands queued messages to the peers. A peer whose queue is full (in messages, or in
+    /// bytes: one message may always be queued) is disconnected, never silently skipped:
+    /// it resyncs when it reconnects.
     fn send_outbox(&mut self) {
         let mut slow = Vec::new();
         for (target, bytes) in std::mem::take(&mut self.outbox) {
@@ -603,11 +637,18 @@ impl Room {
                 if !wanted || slow.contains(id) {
                     continue;
                 }
+                let queued = peer.link.queued_bytes.load(Relaxed);
+                if queued > 0 && queued + bytes.len() > self.settings.peer_queue_bytes {
+                    slow.push(*id);
+                    continue;
+                }
                 match peer.link.out.try_send(bytes.clone()) {
-                    Ok(()) if is_update => {
-                        self.metrics.updates_broadcast.fetch_add(1, Relaxed);
+                    Ok(()) => {
+                        peer.link.queued_bytes.fetch_add(bytes.len(), Relaxed);
+                        if is_update {
+                            self.metrics.updates_broadcast.fetch_add(1, Relaxed);
+                        }
                     }
-                    Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => slow.push(*id),
                     Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }

@@ -42,6 +42,7 @@ pub async fn serve(
     let settings = RoomSettings {
         limits: limits.clone(),
         mailbox: 1024,
+        peer_queue_bytes: config.peer_queue_bytes.max(1),
         idle_unload: config.idle_unload(),
         checkpoint_every: config.checkpoint_every.max(1),
     };

@@ -204,3 +204,59 @@ async fn a_peer_that_stops_reading_is_dropped_even_while_data_waits_for_it() {
     }
     assert!(!writer.is_disconnected());
 }
+
+#[tokio::test]
+async fn a_sync_request_flood_from_a_peer_that_does_not_read_ends_in_1013() {
+    let server = TestServer::start_with(|c| c.peer_queue_bytes = 1024 * 1024).await;
+    let writer = server.connect("flood").await;
+    writer.append(&"Leitbild ".repeat(20_000)).await;
+    let watcher = server.connect("flood").await;
+    watcher.wait_for(|w| w.text().len() == 180_000).await;
+
+    // Each sync step 1 asks for the whole document (180 kB); the peer never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let (attacker, _) = tokio_tungstenite::client_async(server.ws_url("flood"), tcp)
+        .await
+        .unwrap();
+    let (mut sink, mut stream) = attacker.split();
+    let step1 = yrs::sync::Message::Sync(yrs::sync::SyncMessage::SyncStep1(Default::default()));
+    let frame = yrs::updates::encoder::Encode::encode_v1(&step1);
+    // In waves, so that the room sees them in separate batches (within one batch it
+    // answers a peer once).
+    for _ in 0..30 {
+        for _ in 0..10 {
+            if sink
+                .send(WsMessage::Binary(frame.clone().into()))
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metric(&server, SLOW).await == 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the flooding peer was not cut off"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let close = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if let WsMessage::Close(frame) = frame {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the connection ends");
+    assert_eq!(close, Some(1013));
+    // Everyone else carries on.
+    writer.append("!").await;
+    watcher.wait_for(|w| w.text().ends_with('!')).await;
+}
