@@ -131,3 +131,22 @@ test('a malformed document link shows a not-found message, in the chosen languag
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+test('without localStorage and IndexedDB the editor still opens, online only, and says so', async () => {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => {
+    const refuse = () => {
+      throw new DOMException('storage refused', 'SecurityError');
+    };
+    Object.defineProperty(window, 'localStorage', { get: refuse });
+    Object.defineProperty(window, 'indexedDB', { get: refuse });
+  });
+  const problems = [];
+  const page = await openEditor(ctx, server.url, 'bildungsleitbild', 'Ida', problems);
+  assert.equal(await page.locator('.ProseMirror h2').first().textContent(), 'Präambel');
+  assert.equal(await page.locator('#storage-notice').isVisible(), true);
+  assert.match(await page.locator('#storage-notice').textContent(), /Änderungen ohne Verbindung gehen beim Neuladen verloren/);
+  assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connected');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});

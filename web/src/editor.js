@@ -95,19 +95,36 @@ export async function showEditor(main, slot, docId) {
  * or does not answer within 3 s. The editor then works online only (and says so).
  */
 async function openLocalCopy(name, ydoc) {
-  let local;
-  try {
-    local = new IndexeddbPersistence(name, ydoc);
-  } catch {
-    return null;
-  }
-  const failed = new Promise((resolve) => {
-    local._db.catch(() => resolve(false));
-    setTimeout(() => resolve(false), LOCAL_TIMEOUT_MS);
+  const timeout = new Promise((resolve) => setTimeout(resolve, LOCAL_TIMEOUT_MS, null));
+  const open = async () => {
+    // y-indexeddb leaves a refused open as an unhandled rejection: find out first, on a scratch database.
+    if (!(await indexedDbWorks())) return null;
+    const local = new IndexeddbPersistence(name, ydoc);
+    await local.whenSynced;
+    return local;
+  };
+  const opening = open().catch(() => null);
+  const local = await Promise.race([opening, timeout]);
+  // Too slow: give up on it, also when it turns up later, so the notice stays true.
+  if (local === null) opening.then((late) => late?.destroy());
+  return local;
+}
+
+/** Whether this browser lets us open an IndexedDB database at all (private modes and policies may not). */
+function indexedDbWorks() {
+  return new Promise((resolve) => {
+    try {
+      const request = indexedDB.open('leitbild-probe');
+      request.onsuccess = () => {
+        request.result.close();
+        resolve(true);
+      };
+      request.onerror = () => resolve(false);
+      request.onblocked = () => resolve(false);
+    } catch {
+      resolve(false);
+    }
   });
-  if (await Promise.race([local.whenSynced.then(() => true), failed])) return local;
-  local.destroy().catch(() => {});
-  return null;
 }
 
 /**
