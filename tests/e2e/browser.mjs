@@ -46,10 +46,12 @@ export const cspViolations = (page) => page.evaluate(() => window.__csp ?? []);
 
 /**
  * Open `/d/{docId}` in `context`, answer the name dialog with `name` (the real dialog, as a user
- * would on a first visit) and wait until the provider has synced with the server.
+ * would on a first visit) and wait until the provider has synced with the server. With `problems`,
+ * the page's errors are recorded there from before it loads, so start-up errors count too.
  */
-export async function openEditor(context, baseUrl, docId, name) {
+export async function openEditor(context, baseUrl, docId, name, problems) {
   const page = await context.newPage();
+  if (problems) watchProblems(page, problems);
   await page.goto(`${baseUrl}/d/${encodeURIComponent(docId)}`);
   const dialog = page.locator('#name-dialog');
   if (name) {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startServer, createDoc } from './server.mjs';
-import { launch, openEditor, focusEnd, editorText, eventually, watchProblems, waitSynced, ARTIFACTS } from './browser.mjs';
+import { launch, openEditor, focusEnd, editorText, eventually, waitSynced, ARTIFACTS } from './browser.mjs';
 
 let server;
 let browser;
@@ -17,19 +17,22 @@ after(async () => {
   await server?.stop();
 });
 
-/** Two fresh browser contexts (separate storage, like two people) on a new document. */
+/**
+ * Two fresh browser contexts (separate storage, like two people) on a new document. Both pages'
+ * errors, from before they load, are collected in `problems`.
+ */
 async function twoPeople(title) {
   const doc = await createDoc(server.url, title);
   const ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const a = await openEditor(ctxA, server.url, doc.id, 'Anna');
-  const b = await openEditor(ctxB, server.url, doc.id, 'Ben');
-  return { doc, a, b, ctxA, ctxB, close: () => Promise.all([ctxA.close(), ctxB.close()]) };
+  const problems = [];
+  const a = await openEditor(ctxA, server.url, doc.id, 'Anna', problems);
+  const b = await openEditor(ctxB, server.url, doc.id, 'Ben', problems);
+  return { doc, a, b, ctxA, ctxB, problems, close: () => Promise.all([ctxA.close(), ctxB.close()]) };
 }
 
 test('two people see each other’s text, named carets and presence', async () => {
-  const { doc, a, b, close } = await twoPeople('Gemeinsam schreiben');
-  const problems = [...watchProblems(a), ...watchProblems(b)];
+  const { a, b, problems, close } = await twoPeople('Gemeinsam schreiben');
 
   await focusEnd(a);
   await a.keyboard.type('Bildung ist Teilhabe.');
@@ -45,6 +48,9 @@ test('two people see each other’s text, named carets and presence', async () =
   await a.locator('.collaboration-carets__label', { hasText: 'Ben' }).waitFor({ state: 'visible' });
   await b.locator('.collaboration-carets__label', { hasText: 'Anna' }).waitFor({ state: 'visible' });
   assert.equal(await a.locator('.collaboration-carets__label', { hasText: 'Anna' }).count(), 0);
+  // Screen readers read the text, not the names of other people's carets inside it.
+  assert.equal(await a.locator('.collaboration-carets__caret').getAttribute('aria-hidden'), 'true');
+  assert.equal((await a.locator('.ProseMirror').ariaSnapshot()).includes('Ben'), false);
 
   // The "here now" list shows both names, mine marked.
   await eventually(async () => (await a.locator('#people li').allTextContents()).length === 2, { message: 'two people listed' });
@@ -61,8 +67,9 @@ test('two people see each other’s text, named carets and presence', async () =
 
 test('a third person sees both named carets in the demo document (README screenshot)', async () => {
   const ctxs = await Promise.all([0, 1, 2].map(() => browser.newContext({ viewport: { width: 1100, height: 640 } })));
-  const [a, b] = [await openEditor(ctxs[0], server.url, 'bildungsleitbild', 'Anna'), await openEditor(ctxs[1], server.url, 'bildungsleitbild', 'Ben')];
-  const c = await openEditor(ctxs[2], server.url, 'bildungsleitbild', 'Clara');
+  const problems = [];
+  const [a, b] = [await openEditor(ctxs[0], server.url, 'bildungsleitbild', 'Anna', problems), await openEditor(ctxs[1], server.url, 'bildungsleitbild', 'Ben', problems)];
+  const c = await openEditor(ctxs[2], server.url, 'bildungsleitbild', 'Clara', problems);
   // Anna selects a word in the first paragraph, Ben's caret sits in the second one.
   const textblockStart = (page, index) =>
     page.evaluate((i) => {
@@ -87,11 +94,12 @@ test('a third person sees both named carets in the demo document (README screens
   const shot = path.join(ARTIFACTS, 'two-carets.png');
   await c.screenshot({ path: shot });
   if (process.env.UPDATE_SCREENSHOT) await copyFile(shot, path.resolve(ARTIFACTS, '../../docs/screenshot.png'));
+  assert.deepEqual(problems, []);
   await Promise.all(ctxs.map((ctx) => ctx.close()));
 });
 
 test('a heading made by one person appears as a heading for the other', async () => {
-  const { a, b, close } = await twoPeople('Überschriften');
+  const { a, b, problems, close } = await twoPeople('Überschriften');
   await focusEnd(a);
   await a.keyboard.type('Unsere Vision');
   await a.getByRole('button', { name: 'Überschrift 2' }).click();
@@ -104,11 +112,12 @@ test('a heading made by one person appears as a heading for the other', async ()
   await a.keyboard.press('Control+Alt+1');
   await b.locator('.ProseMirror h1', { hasText: 'Leitbild' }).waitFor();
   assert.equal(await b.locator('.ProseMirror h2').textContent(), 'Unsere Vision');
+  assert.deepEqual(problems, []);
   await close();
 });
 
 test('undo is per person: A’s undo removes only A’s typing', async () => {
-  const { a, b, close } = await twoPeople('Rückgängig');
+  const { a, b, problems, close } = await twoPeople('Rückgängig');
   await focusEnd(a);
   await a.keyboard.type('Anna schreibt hier.');
   await eventually(async () => (await editorText(b)).includes('Anna schreibt hier.'), { message: 'B sees A' });
@@ -132,11 +141,12 @@ test('undo is per person: A’s undo removes only A’s typing', async () => {
   // Redo brings A's text back, for both.
   await a.keyboard.press('Control+Shift+z');
   await eventually(async () => (await editorText(b)).includes('Anna schreibt hier.'), { message: 'redo reaches B' });
+  assert.deepEqual(problems, []);
   await close();
 });
 
 test('typed text survives a reload, a fresh browser and a server restart; the API renders it as Markdown', async () => {
-  const { doc, a, close } = await twoPeople('Persistenz');
+  const { doc, a, problems, close } = await twoPeople('Persistenz');
   await focusEnd(a);
   await a.keyboard.type('Leitbild');
   await a.keyboard.press('Control+Alt+1');
@@ -160,6 +170,7 @@ test('typed text survives a reload, a fresh browser and a server restart; the AP
   await a.reload();
   await waitSynced(a);
   assert.equal(await editorText(a), expected, 'same text after reload');
+  assert.deepEqual(problems, []);
   await close();
 
   // Restart the server on the same data: a browser with empty storage gets the text from the server.
@@ -170,5 +181,31 @@ test('typed text survives a reload, a fresh browser and a server restart; the AP
   assert.equal(await editorText(fresh), expected, 'text persisted across a server restart');
   assert.equal(await fresh.locator('.ProseMirror h1').textContent(), 'Leitbild');
   assert.equal(await fresh.locator('.ProseMirror strong').textContent(), 'gemeinsam');
+  await ctx.close();
+});
+
+test('typing and reloading at once, three times, loses nothing and duplicates nothing', async () => {
+  const doc = await createDoc(server.url, 'Sofort neu laden');
+  const ctx = await browser.newContext();
+  const problems = [];
+  const page = await openEditor(ctx, server.url, doc.id, 'Anna', problems);
+  const lines = [];
+  for (const round of [1, 2, 3]) {
+    await focusEnd(page);
+    if (round > 1) await page.keyboard.press('Enter');
+    await page.keyboard.type(`Runde ${round}.`);
+    lines.push(`Runde ${round}.`);
+    // No waiting for the server or for IndexedDB: the edit must survive a reload right away.
+    await page.reload();
+    await waitSynced(page);
+    assert.equal(await editorText(page), lines.join('\n'), `after round ${round}`);
+  }
+  const txt = await eventually(async () => {
+    const res = await fetch(`${server.url}/api/docs/${doc.id}/text?format=txt`);
+    const body = (await res.text()).split('\n').filter(Boolean).join('\n');
+    return res.ok && body === lines.join('\n') && body;
+  }, { message: 'server text to be the three rounds, once each' });
+  assert.equal(txt, lines.join('\n'));
+  assert.deepEqual(problems, []);
   await ctx.close();
 });

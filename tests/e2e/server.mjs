@@ -11,13 +11,14 @@ export const BIN = process.env.LEITBILD_BIN
   : path.resolve(here, '../../target/debug/leitbild');
 
 /**
- * Start `leitbild serve --addr 127.0.0.1:0 --data <dir>`. Resolves once the binary prints its
- * `http://127.0.0.1:PORT` line. Pass `dataDir` to restart on existing data.
+ * Start `leitbild serve --addr 127.0.0.1:PORT --data <dir>`. Resolves once the binary prints its
+ * `http://127.0.0.1:PORT` line. Pass `dataDir` to restart on existing data, and `port` (e.g. a
+ * stopped server's `port`) to come back at the same origin, where browsers keep their storage.
  */
-export async function startServer({ dataDir } = {}) {
+export async function startServer({ dataDir, port = 0 } = {}) {
   const ownsDir = !dataDir;
   const dir = dataDir ?? (await mkdtemp(path.join(tmpdir(), 'leitbild-e2e-')));
-  const child = spawn(BIN, ['serve', '--addr', '127.0.0.1:0', '--data', dir], {
+  const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
   });
@@ -42,6 +43,7 @@ export async function startServer({ dataDir } = {}) {
 
   return {
     url,
+    port: Number(new URL(url).port),
     wsUrl: url.replace(/^http/, 'ws') + '/ws',
     dataDir: dir,
     log: () => log,

@@ -117,3 +117,36 @@ test('switching to English relabels the UI, sets <html lang> and is remembered',
   assert.equal(await editor.getByRole('button', { name: 'Überschrift 2' }).count(), 1);
   await ctx.close();
 });
+
+test('a malformed document link shows a not-found message, in the chosen language', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const problems = watchProblems(page);
+  await page.goto(`${server.url}/d/%E0`);
+  await page.locator('.notice').waitFor();
+  assert.equal(await page.locator('.notice').textContent(), 'Dieser Link ist ungültig; ein solches Dokument gibt es nicht.');
+  assert.equal(await page.getByRole('link', { name: 'Zur Dokumentenliste' }).getAttribute('href'), '/');
+  await page.getByLabel('Sprache').selectOption('en');
+  assert.equal(await page.locator('.notice').textContent(), 'This link is broken; there is no such document.');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test('without localStorage and IndexedDB the editor still opens, online only, and says so', async () => {
+  const ctx = await browser.newContext();
+  await ctx.addInitScript(() => {
+    const refuse = () => {
+      throw new DOMException('storage refused', 'SecurityError');
+    };
+    Object.defineProperty(window, 'localStorage', { get: refuse });
+    Object.defineProperty(window, 'indexedDB', { get: refuse });
+  });
+  const problems = [];
+  const page = await openEditor(ctx, server.url, 'bildungsleitbild', 'Ida', problems);
+  assert.equal(await page.locator('.ProseMirror h2').first().textContent(), 'Präambel');
+  assert.equal(await page.locator('#storage-notice').isVisible(), true);
+  assert.match(await page.locator('#storage-notice').textContent(), /Änderungen ohne Verbindung gehen beim Neuladen verloren/);
+  assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connected');
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});

@@ -1,15 +1,20 @@
 // sw.js — the service worker: keeps a copy of the app shell (page, script, styles) so that a
-// document can be reloaded while offline; its edits then come from IndexedDB. Network first:
-// online, every request goes to the server and refreshes the copy; the API and the websocket
-// are never touched.
-const CACHE = 'leitbild-shell-v1';
+// document can be reloaded while offline; its edits then come from IndexedDB. Network first, with
+// the copy as fallback when the network fails, answers >= 500, or (for pages) is slower than 3 s.
+// The API and the websocket are never touched.
+
+// build.mjs replaces the placeholder with a hash of the shell, so every release gets its own cache
+// and a new worker never serves an old script with a new page.
+const CACHE = 'leitbild-shell-be0911b6b40d1475';
 const SHELL = ['/', '/assets/app.js', '/assets/app.css'];
+const PAGE_PATIENCE_MS = 3000;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL))
+      // 'reload' bypasses the HTTP cache: the copy must be this release, not a stale response.
+      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: 'reload' }))))
       .then(() => self.skipWaiting()),
   );
 });
@@ -30,16 +35,34 @@ self.addEventListener('fetch', (event) => {
   // Every page of the app is the same shell.
   const page = request.mode === 'navigate' && (url.pathname === '/' || url.pathname.startsWith('/d/'));
   if (!page && !url.pathname.startsWith('/assets/')) return;
-  const key = page ? '/' : url.pathname;
-  event.respondWith(
-    fetch(request)
-      .then((response) => {
-        if (response.ok) {
-          const copy = response.clone();
-          event.waitUntil(caches.open(CACHE).then((cache) => cache.put(key, copy)));
-        }
-        return response;
-      })
-      .catch(() => caches.match(key).then((cached) => cached || Response.error())),
-  );
+  event.respondWith(respond(event, request, page ? '/' : url.pathname, page ? PAGE_PATIENCE_MS : Infinity));
 });
+
+/**
+ * The network's answer, refreshing the copy under `key`; the copy instead when the network fails,
+ * answers >= 500 or takes longer than `patience` ms. Without a copy, whatever the network gives.
+ */
+async function respond(event, request, key, patience) {
+  let saved = Promise.resolve();
+  const network = fetch(request).then((response) => {
+    if (response.ok) {
+      const copy = response.clone();
+      saved = caches.open(CACHE).then((cache) => cache.put(key, copy));
+    }
+    return response;
+  });
+  // Registered now, while the event is live: the refresh may finish after the copy was served.
+  event.waitUntil(network.then(() => saved, () => {}));
+
+  let timer;
+  const slow = new Promise((resolve) => {
+    if (patience !== Infinity) timer = setTimeout(resolve, patience, 'slow');
+  });
+  const first = await Promise.race([network.catch(() => 'failed'), slow]);
+  clearTimeout(timer);
+  if (first instanceof Response && first.status < 500) return first;
+
+  const cached = await caches.open(CACHE).then((cache) => cache.match(key));
+  if (cached) return cached;
+  return first instanceof Response ? first : network.catch(() => Response.error());
+}

@@ -5,11 +5,13 @@ import { IndexeddbPersistence } from 'y-indexeddb';
 import { Editor } from '@tiptap/core';
 import StarterKit from '@tiptap/starter-kit';
 import Collaboration from '@tiptap/extension-collaboration';
-import CollaborationCaret from '@tiptap/extension-collaboration-caret';
 import { t, onLangChange, formatNumber, translate } from './i18n.js';
-import { loadUser, askName, renderPeople, trackConnection } from './presence.js';
+import { loadUser, askName, renderPeople } from './presence.js';
+import { Carets } from './carets.js';
+import { watchConnection } from './connection.js';
+import { fetchDocInfo, localStoreName } from './doc-info.js';
 
-const TITLE_CACHE = 'leitbild.titles';
+const LOCAL_TIMEOUT_MS = 3000;
 
 // Toolbar commands: what a button does, and when it shows as pressed.
 const COMMANDS = {
@@ -28,28 +30,33 @@ const COMMANDS = {
 
 /** Open document `docId` in `main`, with the header controls in `slot`. */
 export async function showEditor(main, slot, docId) {
-  const title = await fetchTitle(docId);
-  if (title === null) {
-    showNotFound(main);
+  // At most 3 s; offline or on a server error the cached title and creation time are used.
+  const info = await fetchDocInfo(docId);
+  if (info === null) {
+    showNotFound(main, 'notFound');
     return;
   }
-  document.title = `${title} – Leitbild`;
+  document.title = `${info.title} – Leitbild`;
+
+  const ydoc = new Y.Doc();
+  const wsOrigin = location.origin.replace(/^http/, 'ws');
+  const provider = new WebsocketProvider(`${wsOrigin}/ws`, docId, ydoc, { connect: navigator.onLine });
+  const connection = watchConnection(provider);
 
   slot.replaceChildren(document.getElementById('tpl-editor-bar').content.cloneNode(true));
   main.replaceChildren(document.getElementById('tpl-editor').content.cloneNode(true));
-  slot.querySelector('#doc-title').textContent = title;
+  slot.querySelector('#doc-title').textContent = info.title;
   translate(slot);
   translate(main);
+  connection.show(slot.querySelector('#conn'), slot.querySelector('#conn-text'));
 
   const user = loadUser();
   if (!user.name) user.name = await askName('');
 
-  const ydoc = new Y.Doc();
   // Edits land in IndexedDB first, so they survive a reload while offline and merge on reconnect.
-  const local = new IndexeddbPersistence(docId, ydoc);
-  const wsOrigin = location.origin.replace(/^http/, 'ws');
-  const provider = new WebsocketProvider(`${wsOrigin}/ws`, docId, ydoc, { connect: navigator.onLine });
-  await loaded(local, provider);
+  const local = await openLocalCopy(localStoreName(docId, info.createdAt), ydoc);
+  main.querySelector('#storage-notice').hidden = local !== null;
+  await serverSynced(provider);
 
   const editor = new Editor({
     element: main.querySelector('#editor'),
@@ -66,7 +73,7 @@ export async function showEditor(main, slot, docId) {
         heading: { levels: [1, 2, 3] },
       }),
       Collaboration.configure({ document: ydoc, field: 'default' }),
-      CollaborationCaret.configure({ provider, user: { name: user.name, color: user.color } }),
+      Carets.configure({ provider, user: { name: user.name, color: user.color } }),
     ],
     editorProps: {
       attributes: () => ({ 'aria-label': t('editorLabel'), 'aria-multiline': 'true', role: 'textbox', lang: 'de' }),
@@ -76,21 +83,56 @@ export async function showEditor(main, slot, docId) {
   wireToolbar(main.querySelector('#toolbar'), editor);
   wireCounts(main.querySelector('#counts'), editor);
   renderPeople(main.querySelector('#people'), provider.awareness);
-  trackConnection(slot.querySelector('#conn'), slot.querySelector('#conn-text'), provider);
   wireMe(slot, editor, user);
   onLangChange(() => editor.setOptions({}));
 
-  window.leitbild = { editor, provider, ydoc };
+  window.leitbild = { editor, provider, ydoc, local };
   editor.commands.focus('start');
 }
 
 /**
- * Wait for the stored copy and, when online, the server's copy before binding the editor: an editor
- * bound to a still-empty fragment writes its own empty paragraph, and two people opening a new
- * document at once would then get two. Offline or with an unreachable server we go on after 5 s.
+ * The IndexedDB copy of the document, loaded into `ydoc`; null when the browser refuses IndexedDB
+ * or does not answer within 3 s. The editor then works online only (and says so).
  */
-async function loaded(local, provider) {
-  await local.whenSynced;
+async function openLocalCopy(name, ydoc) {
+  const timeout = new Promise((resolve) => setTimeout(resolve, LOCAL_TIMEOUT_MS, null));
+  const open = async () => {
+    // y-indexeddb leaves a refused open as an unhandled rejection: find out first, on a scratch database.
+    if (!(await indexedDbWorks())) return null;
+    const local = new IndexeddbPersistence(name, ydoc);
+    await local.whenSynced;
+    return local;
+  };
+  const opening = open().catch(() => null);
+  const local = await Promise.race([opening, timeout]);
+  // Too slow: give up on it, also when it turns up later, so the notice stays true.
+  if (local === null) opening.then((late) => late?.destroy());
+  return local;
+}
+
+/** Whether this browser lets us open an IndexedDB database at all (private modes and policies may not). */
+function indexedDbWorks() {
+  return new Promise((resolve) => {
+    try {
+      const request = indexedDB.open('leitbild-probe');
+      request.onsuccess = () => {
+        request.result.close();
+        resolve(true);
+      };
+      request.onerror = () => resolve(false);
+      request.onblocked = () => resolve(false);
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+/**
+ * When online, wait for the server's copy before binding the editor: an editor bound to a
+ * still-empty fragment writes its own empty paragraph, and two people opening a new document at
+ * once would then get two. Offline or with an unreachable server we go on after 5 s.
+ */
+async function serverSynced(provider) {
   if (!navigator.onLine || provider.synced) return;
   await new Promise((resolve) => {
     const done = () => {
@@ -106,29 +148,16 @@ async function loaded(local, provider) {
   });
 }
 
-/** The document's title from the API; null when it does not exist, a cached guess when offline. */
-async function fetchTitle(docId) {
-  const cache = JSON.parse(localStorage.getItem(TITLE_CACHE) || '{}');
-  try {
-    const res = await fetch(`/api/docs/${encodeURIComponent(docId)}`, { headers: { Accept: 'application/json' } });
-    if (res.status === 404) return null;
-    if (!res.ok) throw new Error(res.statusText);
-    const { title } = await res.json();
-    localStorage.setItem(TITLE_CACHE, JSON.stringify({ ...cache, [docId]: title }));
-    return title || docId;
-  } catch {
-    return cache[docId] || docId;
-  }
-}
-
-function showNotFound(main) {
+/** Replace the page with the message `key` and a link back to the list (an unknown document, a broken link). */
+export function showNotFound(main, key) {
   const text = document.createElement('p');
   text.className = 'notice';
-  text.textContent = t('notFound');
+  text.dataset.i18n = key;
   const link = document.createElement('a');
   link.href = '/';
-  link.textContent = t('backToList');
+  link.dataset.i18n = 'backToList';
   main.replaceChildren(text, link);
+  translate(main);
 }
 
 /** Buttons run commands and mirror the selection; arrow keys move between them (roving tabindex). */

@@ -1,4 +1,5 @@
 // i18n.js — owns every UI string (German default, English), the chosen language, and <html lang>.
+import { readItem, writeItem } from './storage.js';
 
 const STRINGS = {
   de: {
@@ -36,6 +37,10 @@ const STRINGS = {
     connected: 'Verbunden',
     reconnecting: 'Verbindung wird wiederhergestellt',
     offline: 'Offline',
+    failing: 'Änderungen werden nicht gespeichert',
+    storageUnavailable: 'Dieser Browser speichert nichts lokal: Änderungen ohne Verbindung gehen beim Neuladen verloren.',
+    badLink: 'Dieser Link ist ungültig; ein solches Dokument gibt es nicht.',
+    unknownPerson: 'Unbekannt',
     counts: '{words} Wörter · {chars} Zeichen',
     countsOne: '1 Wort · {chars} Zeichen',
     nameTitle: 'Wie heißt du?',
@@ -80,6 +85,10 @@ const STRINGS = {
     connected: 'Connected',
     reconnecting: 'Reconnecting',
     offline: 'Offline',
+    failing: 'Changes are not being saved',
+    storageUnavailable: 'This browser keeps nothing locally: changes made without a connection are lost on reload.',
+    badLink: 'This link is broken; there is no such document.',
+    unknownPerson: 'Unknown',
     counts: '{words} words · {chars} characters',
     countsOne: '1 word · {chars} characters',
     nameTitle: 'What is your name?',
@@ -94,7 +103,8 @@ const STRINGS = {
 const STORAGE_KEY = 'leitbild.lang';
 const listeners = new Set();
 
-let current = STRINGS[localStorage.getItem(STORAGE_KEY)] ? localStorage.getItem(STORAGE_KEY) : 'de';
+const known = (code) => code === 'de' || code === 'en';
+let current = known(readItem(STORAGE_KEY)) ? readItem(STORAGE_KEY) : 'de';
 
 /** The active language code ('de' or 'en'). */
 export const lang = () => current;
@@ -107,9 +117,9 @@ export function t(key, vars = {}) {
 
 /** Switch language, remember it, relabel the static markup and tell subscribers. */
 export function setLang(code) {
-  if (!STRINGS[code] || code === current) return;
+  if (!known(code) || code === current) return;
   current = code;
-  localStorage.setItem(STORAGE_KEY, code);
+  writeItem(STORAGE_KEY, code);
   translate(document);
   for (const fn of listeners) fn(code);
 }

@@ -1,7 +1,7 @@
 // main.js — owns start-up: the language switch, and choosing the page from location.pathname.
 import { lang, setLang, translate } from './i18n.js';
 import { showDocsList } from './docs-list.js';
-import { showEditor } from './editor.js';
+import { showEditor, showNotFound } from './editor.js';
 
 const main = document.getElementById('main');
 const slot = document.getElementById('topbar-slot');
@@ -17,5 +17,18 @@ if ('serviceWorker' in navigator) {
 }
 
 const match = location.pathname.match(/^\/d\/([^/]+)\/?$/);
-if (match) showEditor(main, slot, decodeURIComponent(match[1]));
-else showDocsList(main);
+if (!match) showDocsList(main);
+else {
+  const docId = decodeDocId(match[1]);
+  if (docId === null) showNotFound(main, 'badLink');
+  else showEditor(main, slot, docId);
+}
+
+/** The document id from its URL segment; null for a malformed escape such as /d/%E0. */
+function decodeDocId(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}

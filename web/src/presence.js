@@ -1,19 +1,33 @@
-// presence.js — owns who I am (name, colour), the name dialog, the "here now" list and the connection badge.
+// presence.js — owns who I am (name, colour), the name dialog, the "here now" list, and what is shown of other people.
 import { t, onLangChange } from './i18n.js';
+import { readItem, writeItem } from './storage.js';
 
 // Dark enough that white label text on them meets WCAG AA (≥ 4.5:1).
 const PALETTE = ['#b3261e', '#1a5fb4', '#26734d', '#6a1b9a', '#a13d00', '#00695c', '#ad1457', '#4527a0'];
+// For peers whose colour is missing or not a plain #rrggbb: also ≥ 4.5:1 under white text.
+const NEUTRAL = '#54585f';
+const MAX_NAME = 40;
 const NAME_KEY = 'leitbild.name';
 const COLOR_KEY = 'leitbild.color';
 
 /** The remembered identity; a colour is picked (and remembered) on first use. */
 export function loadUser() {
-  let color = localStorage.getItem(COLOR_KEY);
+  let color = readItem(COLOR_KEY);
   if (!PALETTE.includes(color)) {
     color = PALETTE[Math.floor(Math.random() * PALETTE.length)];
-    localStorage.setItem(COLOR_KEY, color);
+    writeItem(COLOR_KEY, color);
   }
-  return { name: localStorage.getItem(NAME_KEY) || '', color };
+  return { name: readItem(NAME_KEY) || '', color };
+}
+
+/**
+ * What may be shown of a peer's awareness `user` field. Anyone can send anything there, so only a
+ * non-empty string name (trimmed, at most 40 characters) and a #rrggbb colour are trusted.
+ */
+export function sanitizeUser(user) {
+  const name = typeof user?.name === 'string' ? user.name.trim().slice(0, MAX_NAME) : '';
+  const color = typeof user?.color === 'string' && /^#[0-9a-f]{6}$/i.test(user.color) ? user.color : NEUTRAL;
+  return { name: name || t('unknownPerson'), color };
 }
 
 /**
@@ -30,13 +44,13 @@ export function askName(current) {
       form.removeEventListener('submit', onSubmit);
       dialog.removeEventListener('cancel', onCancel);
       if (dialog.open) dialog.close();
-      localStorage.setItem(NAME_KEY, name);
+      writeItem(NAME_KEY, name);
       resolve(name);
     };
     const onSubmit = (event) => {
       event.preventDefault();
       const name = input.value.trim();
-      if (name) finish(name.slice(0, 40));
+      if (name) finish(name.slice(0, MAX_NAME));
       else input.focus();
     };
     const onCancel = (event) => {
@@ -50,14 +64,15 @@ export function askName(current) {
   });
 }
 
-/** Keep `list` showing everyone in the awareness states, me first. */
+/** Keep `list` showing everyone in the awareness states, me first, each with a sanitised name and colour. */
 export function renderPeople(list, awareness) {
   const render = () => {
     const people = [];
     for (const [clientId, state] of awareness.getStates()) {
-      if (state?.user?.name) people.push({ clientId, ...state.user, me: clientId === awareness.clientID });
+      if (!state?.user) continue;
+      people.push({ clientId, ...sanitizeUser(state.user), me: clientId === awareness.clientID });
     }
-    people.sort((a, b) => (b.me - a.me) || a.name.localeCompare(b.name));
+    people.sort((a, b) => Number(b.me) - Number(a.me) || a.name.localeCompare(b.name) || a.clientId - b.clientId);
     list.replaceChildren(
       ...people.map((person) => {
         const item = document.createElement('li');
@@ -72,35 +87,6 @@ export function renderPeople(list, awareness) {
     );
   };
   awareness.on('change', render);
-  onLangChange(render);
-  render();
-}
-
-/**
- * Show connected / reconnecting / offline in `badge`, from the provider's status events and
- * navigator.onLine. The provider is told to drop the socket when the browser reports offline
- * (a dead socket can otherwise linger until its timeout) and to reconnect at once when back.
- */
-export function trackConnection(badge, text, provider) {
-  let status = provider.wsconnected ? 'connected' : 'connecting';
-  const render = () => {
-    const state = !navigator.onLine ? 'offline' : status === 'connected' ? 'connected' : 'reconnecting';
-    badge.dataset.state = state;
-    text.textContent = t(state);
-    badge.hidden = false;
-  };
-  provider.on('status', (event) => {
-    status = event.status;
-    render();
-  });
-  window.addEventListener('offline', () => {
-    provider.disconnect();
-    render();
-  });
-  window.addEventListener('online', () => {
-    provider.connect();
-    render();
-  });
   onLangChange(render);
   render();
 }
