@@ -19,7 +19,7 @@ use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::Format;
 use crate::rooms::{Rooms, RoomsError};
-use crate::store::{DocMeta, Record, Store, StoreError};
+use crate::store::{now_ms, DocMeta, Record, Store, StoreError};
 
 /// The Content-Security-Policy the web app is built to satisfy: no inline scripts, no
 /// inline style sheets; inline style attributes only (editor carets are coloured that way).
@@ -370,12 +370,6 @@ fn suffix(attempt: u32) -> String {
         "{:04x}",
         (nanos ^ attempt.wrapping_mul(0x9e37_79b9)) & 0xffff
     )
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

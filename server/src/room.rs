@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -23,7 +23,7 @@ use crate::guard::{self, Inbound, Limits, Rejection};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::{self, Format};
-use crate::store::{DocMeta, Record, Runs, Store, StoreError};
+use crate::store::{now_ms, DocMeta, Record, Runs, Store, StoreError};
 
 /// Identifies one websocket connection within the server.
 pub type PeerId = u64;
@@ -729,10 +729,4 @@ fn rebuild(snapshot: Option<&[u8]>, tail: &[Record]) -> Result<Doc, RoomError> {
         }
     }
     Ok(doc)
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -42,7 +42,8 @@ pub struct DocMeta {
     pub title: String,
     pub created_at: u64,
     pub updated_at: u64,
-    /// Bytes of history and snapshot stored for the document.
+    /// Bytes appended to the document's log (before compaction): a measure of how much
+    /// has been written, shown in the document list.
     pub size: u64,
 }
 
@@ -83,7 +84,6 @@ type FlushReply = oneshot::Sender<Result<(), StoreError>>;
 /// The handle to the database. Cheap to clone; all clones share one flusher.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
     meta: sled::Tree,
     log: sled::Tree,
     snap: sled::Tree,
@@ -108,7 +108,6 @@ impl Store {
             meta: db.open_tree(keys::META)?,
             log: db.open_tree(keys::LOG)?,
             snap: db.open_tree(keys::SNAP)?,
-            db,
             flusher,
             metrics,
             log_rewrite: Arc::default(),
@@ -324,11 +323,13 @@ impl Store {
             .map_err(|_| StoreError::Closed)?;
         done.await.map_err(|_| StoreError::Closed)?
     }
+}
 
-    /// Bytes the database occupies on disk.
-    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
-    }
+/// Milliseconds since the Unix epoch: the clock of records and metadata.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Group commit: one `sled::Db::flush` for every waiter that queued up meanwhile.
