@@ -70,7 +70,7 @@ impl Rooms {
             return Err(RoomsError::ShuttingDown);
         }
         let open = map.values().filter(|h| !h.is_closed()).count();
-        if open >= self.inner.max_open && !map.get(name).is_some_and(|h| !h.is_closed()) {
+        if open >= self.inner.max_open && map.get(name).is_none_or(|h| h.is_closed()) {
             self.inner.metrics.reject("too_many_docs");
             return Err(RoomsError::TooManyDocs);
         }
