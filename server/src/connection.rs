@@ -156,6 +156,15 @@ async fn run(
     tracing::debug!("left");
 }
 
+/// Closes a connection at once, before it joins any room.
+pub async fn refuse(mut socket: WebSocket, close: Close) {
+    let frame = CloseFrame {
+        code: close.code,
+        reason: close.reason.into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.send(WsMessage::Close(Some(frame)))).await;
+}
+
 /// How long the close handshake may take before the socket is simply dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 

@@ -18,6 +18,7 @@ use crate::connection::{self, ConnectionSettings};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::Format;
+use crate::room::Close;
 use crate::rooms::{Rooms, RoomsError};
 use crate::store::{now_ms, DocMeta, Record, Store, StoreError};
 
@@ -137,12 +138,30 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Query parameters of `/ws/{doc}`; anything else (such as `?token=`) is ignored.
+#[derive(Deserialize)]
+struct WsQuery {
+    /// The `created_at` of the document the client's local copy belongs to.
+    created: Option<String>,
+}
+
 async fn websocket(
     State(state): State<AppState>,
     Path(doc): Path<String>,
+    Query(query): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let doc = doc_name(&doc)?;
+    // A client whose local copy belongs to an earlier document of the same name (the data
+    // was lost and the document created anew) must not merge that copy into the new one.
+    let created = query.created.and_then(|c| c.parse::<u64>().ok());
+    let stale = match created {
+        Some(created) => state
+            .store
+            .meta(&doc)?
+            .is_some_and(|m| m.created_at != created),
+        None => false,
+    };
     let open = state.metrics.connections.fetch_add(1, Relaxed);
     let slot = ConnectionSlot(state.metrics.clone());
     if open as usize >= state.max_connections {
@@ -170,6 +189,9 @@ async fn websocket(
         .read_buffer_size(8 * 1024)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
+            if stale {
+                return connection::refuse(socket, Close::RECREATED).await;
+            }
             connection::serve_peer(
                 socket,
                 doc,

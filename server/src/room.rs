@@ -47,6 +47,11 @@ impl Close {
         code: 1011,
         reason: "storage failure",
     };
+    /// The client's copy belongs to an earlier document of the same name.
+    pub const RECREATED: Close = Close {
+        code: 4409,
+        reason: "document was created anew: reload",
+    };
     pub const SHUTDOWN: Close = Close {
         code: 1001,
         reason: "server shutting down",
@@ -411,7 +416,9 @@ impl Room {
     /// A peer's own client is the first one it announces as news: a single entry for a
     /// client the room does not know, or with a newer clock than the room has (a tab that
     /// reconnects keeps its clock). Echoes carry clocks the room already has, so they never
-    /// bind. Binding a client that another connection holds moves it to this one.
+    /// bind. A client another live connection holds is never taken over: a tab whose old
+    /// connection the server has not yet seen end binds with its next periodic renewal
+    /// after that (y-protocols renews every 15 s).
     fn awareness_from(&mut self, peer: PeerId, mut update: AwarenessUpdate) {
         let Some(own) = self.peers.get(&peer).map(|p| p.client) else {
             return;
@@ -428,10 +435,8 @@ impl Room {
                     _ => None,
                 };
                 let Some(id) = news else { return };
-                for p in self.peers.values_mut() {
-                    if p.client == Some(id) {
-                        p.client = None;
-                    }
+                if self.peers.values().any(|p| p.client == Some(id)) {
+                    return;
                 }
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.client = Some(id);
@@ -456,14 +461,9 @@ impl Room {
         }
     }
 
-    /// Removes a departed peer's awareness state and tells the others, unless the same
-    /// client already speaks through a newer connection (a reconnect that overtook the
-    /// old connection's end).
+    /// Removes a departed peer's awareness state and tells the others.
     fn forget_client(&mut self, client: Option<ClientID>) {
         let Some(client) = client else { return };
-        if self.peers.values().any(|p| p.client == Some(client)) {
-            return;
-        }
         if self.awareness.meta(client).is_some() {
             self.awareness.remove_state(client);
             if let Ok(update) = self.awareness.update_with_clients([client]) {

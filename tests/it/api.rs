@@ -183,3 +183,31 @@ async fn pages_carry_a_strict_csp_and_revalidate() {
         "ok"
     );
 }
+
+#[tokio::test]
+async fn a_local_copy_of_an_earlier_document_is_refused_with_4409() {
+    let server = TestServer::start().await;
+    let entry: Value = reqwest::get(server.url("/api/docs/bildungsleitbild"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = entry["created_at"].as_u64().unwrap();
+    let url = server.ws_url("bildungsleitbild");
+
+    let current = crate::support::Client::connect(&format!("{url}?created={created}")).await;
+    assert!(
+        current.text().is_empty(),
+        "the test client reads the text type, not the fragment"
+    );
+    assert!(!current.is_disconnected());
+
+    let stale =
+        crate::support::Client::connect_unsynced(&format!("{url}?created={}", created - 1)).await;
+    let (code, reason) = stale.closed().await.expect("a close frame");
+    assert_eq!(code, 4409, "{reason}");
+    // Without the parameter (any Yjs client) nothing changes.
+    let plain = crate::support::Client::connect(&url).await;
+    assert!(!plain.is_disconnected());
+}
