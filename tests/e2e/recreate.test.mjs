@@ -42,3 +42,31 @@ test('the demo re-seeded on a wiped data dir is not merged with the old copy in 
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+test('a tab left open while the document is created anew does not push the old copy', async () => {
+  await server?.stop();
+  server = await startServer();
+  browser ??= await launch();
+  const ctx = await browser.newContext();
+  const page = await openEditor(ctx, server.url, 'bildungsleitbild', 'Ben');
+  assert.equal(count(await editorText(page), 'Präambel'), 1);
+
+  // The data dir is lost while the page stays open; y-websocket reconnects by itself.
+  const { port } = server;
+  await server.stop();
+  server = await startServer({ port });
+  await eventually(async () => (await page.locator('#conn').getAttribute('data-state')) === 'recreated', {
+    timeout: 20_000,
+    message: 'the page to learn that its document was created anew',
+  });
+  await page.waitForTimeout(1000); // room for a stale copy to be sent, if it were
+  const txt = await (await fetch(`${server.url}/api/docs/bildungsleitbild/text?format=txt`)).text();
+  assert.equal(count(txt, 'Präambel'), 1, 'the old copy must not reach the new document');
+
+  // A reload opens the new document, with a fresh local copy.
+  await page.reload();
+  await waitSynced(page);
+  assert.equal(count(await editorText(page), 'Präambel'), 1);
+  assert.equal(await page.locator('#conn').getAttribute('data-state'), 'connected');
+  await ctx.close();
+});

@@ -3,6 +3,8 @@ import { t, onLangChange } from './i18n.js';
 
 // Close codes with which the server refuses what we sent (invalid data, too big, internal error).
 const REFUSED = new Set([1007, 1009, 1011]);
+// The server's document was created anew since our local copy was made: never send that copy.
+const RECREATED = 4409;
 // This many refusals in a row, without a connection lasting STABLE_MS in between, means our
 // changes do not get through: say so instead of "reconnecting" forever.
 const REFUSALS_TO_FAIL = 2;
@@ -12,14 +14,16 @@ const STABLE_MS = 10_000;
  * Start following `provider` at once (call right after creating it, so no event is missed).
  * Returns `{ show(badge, text) }` to render the state into the header badge once it exists.
  * States: offline (browser says so), connected (socket open and synced), failing (the server
- * keeps closing with REFUSED codes) and reconnecting (anything else, including open-but-unsynced).
+ * keeps closing with REFUSED codes), recreated (the document was created anew: reload) and reconnecting (anything else, including open-but-unsynced).
  */
 export function watchConnection(provider) {
   let refusals = 0;
+  let recreated = false;
   let stableTimer = null;
   let update = () => {};
 
   const state = () => {
+    if (recreated) return 'recreated';
     if (!navigator.onLine) return 'offline';
     if (refusals >= REFUSALS_TO_FAIL) return 'failing';
     return provider.wsconnected && provider.synced ? 'connected' : 'reconnecting';
@@ -38,6 +42,10 @@ export function watchConnection(provider) {
   });
   provider.on('connection-close', (event) => {
     clearTimeout(stableTimer);
+    if (event && event.code === RECREATED) {
+      recreated = true;
+      provider.disconnect();
+    }
     if (event && REFUSED.has(event.code)) refusals += 1;
     update();
   });
@@ -48,6 +56,7 @@ export function watchConnection(provider) {
     update();
   });
   window.addEventListener('online', () => {
+    if (recreated) return;
     provider.disconnect();
     provider.connect();
     update();

@@ -40,7 +40,10 @@ export async function showEditor(main, slot, docId) {
 
   const ydoc = new Y.Doc();
   const wsOrigin = location.origin.replace(/^http/, 'ws');
-  const provider = new WebsocketProvider(`${wsOrigin}/ws`, docId, ydoc, { connect: navigator.onLine });
+  // `created` tells the server which document our local copy belongs to: if it was created
+  // anew under the same id, the server refuses the copy (close code 4409).
+  const params = info.createdAt === null ? {} : { created: String(info.createdAt) };
+  const provider = new WebsocketProvider(`${wsOrigin}/ws`, docId, ydoc, { connect: navigator.onLine, params });
   const connection = watchConnection(provider);
 
   slot.replaceChildren(document.getElementById('tpl-editor-bar').content.cloneNode(true));
