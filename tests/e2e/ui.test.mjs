@@ -81,6 +81,13 @@ test('the start page lists documents, and creating one opens its editor', async 
 
   assert.deepEqual(await cspViolations(page), []);
   assert.deepEqual(problems, []);
+
+  // Offline, the start page shows the list as last loaded, and says so.
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15_000 });
+  await ctx.setOffline(true);
+  await page.reload();
+  await page.locator('#docs-body a', { hasText: 'Leitbild Grundschulen' }).waitFor();
+  assert.match(await page.locator('#docs-state').textContent(), /Keine Verbindung/);
   await ctx.close();
 });
 

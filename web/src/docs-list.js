@@ -1,5 +1,18 @@
 // docs-list.js — owns the start page: the list of documents and the form that creates one.
 import { t, formatDate, formatSize, onLangChange, translate } from './i18n.js';
+import { readItem, writeItem } from './storage.js';
+
+// The last list seen online, shown (marked as such) when the server cannot be reached.
+const CACHE_KEY = 'leitbild.docsList';
+
+function cachedList() {
+  try {
+    const list = JSON.parse(readItem(CACHE_KEY) ?? 'null');
+    return Array.isArray(list) ? list.filter((d) => d && typeof d.id === 'string') : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Render the document list into `main` and wire the create form. */
 export function showDocsList(main) {
@@ -12,11 +25,12 @@ export function showDocsList(main) {
   const input = main.querySelector('#create-title');
   const error = main.querySelector('#create-error');
   let docs = null;
+  let stale = false;
 
   const render = () => {
     if (docs === null) return;
     table.hidden = docs.length === 0;
-    state.textContent = docs.length === 0 ? t('noDocs') : '';
+    state.textContent = stale ? t('listOffline') : docs.length === 0 ? t('noDocs') : '';
     body.replaceChildren(
       ...docs.map((doc) => {
         const row = document.createElement('tr');
@@ -45,10 +59,14 @@ export function showDocsList(main) {
     .then((res) => (res.ok ? res.json() : Promise.reject(new Error(res.statusText))))
     .then((list) => {
       docs = [...list].sort((a, b) => b.updated_at - a.updated_at);
+      writeItem(CACHE_KEY, JSON.stringify(docs));
       render();
     })
     .catch(() => {
-      state.textContent = t('loadFailed');
+      docs = cachedList();
+      stale = docs !== null;
+      if (stale) render();
+      else state.textContent = t('loadFailed');
     });
 
   form.addEventListener('submit', async (event) => {

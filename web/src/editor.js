@@ -28,6 +28,9 @@ const COMMANDS = {
   redo: { run: (c) => c.redo(), enabled: (e) => e.can().redo() },
 };
 
+/** The editing area's attributes: its accessible name follows the UI language; the text is German. */
+const editorAttributes = () => ({ 'aria-label': t('editorLabel'), 'aria-multiline': 'true', role: 'textbox', lang: 'de' });
+
 /** Open document `docId` in `main`, with the header controls in `slot`. */
 export async function showEditor(main, slot, docId) {
   // At most 3 s; offline or on a server error the cached title and creation time are used.
@@ -78,16 +81,14 @@ export async function showEditor(main, slot, docId) {
       Collaboration.configure({ document: ydoc, field: 'default' }),
       Carets.configure({ provider, user: { name: user.name, color: user.color } }),
     ],
-    editorProps: {
-      attributes: () => ({ 'aria-label': t('editorLabel'), 'aria-multiline': 'true', role: 'textbox', lang: 'de' }),
-    },
+    editorProps: { attributes: editorAttributes() },
   });
 
   wireToolbar(main.querySelector('#toolbar'), editor);
   wireCounts(main.querySelector('#counts'), editor);
   renderPeople(main.querySelector('#people'), provider.awareness);
   wireMe(slot, editor, user);
-  onLangChange(() => editor.setOptions({}));
+  onLangChange(() => editor.setOptions({ editorProps: { attributes: editorAttributes() } }));
 
   window.leitbild = { editor, provider, ydoc, local };
   editor.commands.focus('start');
