@@ -72,18 +72,42 @@ async fn documents_over_the_cap_get_503_and_free_up_when_idle() {
     assert_eq!(server.connect("one").await.text(), "kept");
 }
 
+/// A raw peer with a tiny receive buffer that joins `doc` and then reads nothing, until
+/// the test says so.
+async fn deaf_peer(
+    server: &TestServer,
+    doc: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(server.addr).await.unwrap();
+    let (peer, _) = tokio_tungstenite::client_async(server.ws_url(doc), tcp)
+        .await
+        .unwrap();
+    peer
+}
+
+/// Reads until the close frame and returns its code (`None` if the stream just ends).
+async fn close_code<S>(stream: &mut S) -> Option<u16>
+where
+    S: futures_util::Stream<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    while let Some(Ok(frame)) = stream.next().await {
+        if let WsMessage::Close(frame) = frame {
+            return frame.map(|f| u16::from(f.code));
+        }
+    }
+    None
+}
+
 const SLOW: &str = "leitbild_rejected_total{reason=\"slow_peer\"}";
 
 #[tokio::test]
 async fn a_peer_that_cannot_keep_up_is_closed_with_1013() {
     let server = TestServer::start_with(|c| c.peer_queue = 4).await;
     // A raw peer with a small receive buffer that joins and then does not read at all.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let tcp = socket.connect(server.addr).await.unwrap();
-    let (slow, _) = tokio_tungstenite::client_async(server.ws_url("slow"), tcp)
-        .await
-        .unwrap();
+    let slow = deaf_peer(&server, "slow").await;
     let writer = server.connect("slow").await;
     let watcher = server.connect("slow").await;
     let chunk = "x".repeat(64 * 1024);
@@ -101,16 +125,9 @@ async fn a_peer_that_cannot_keep_up_is_closed_with_1013() {
 
     // Now read: after what fitted in the socket buffers comes a close frame, 1013.
     let (_, mut stream) = slow.split();
-    let close = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(frame)) = stream.next().await {
-            if let WsMessage::Close(frame) = frame {
-                return frame.map(|f| u16::from(f.code));
-            }
-        }
-        None
-    })
-    .await
-    .expect("the slow peer is closed");
+    let close = tokio::time::timeout(WAIT, close_code(&mut stream))
+        .await
+        .expect("the slow peer is closed");
     assert_eq!(close, Some(1013));
     assert_eq!(metric(&server, SLOW).await, 1.0);
     // The writer and the other peers were not held back.
@@ -180,12 +197,7 @@ async fn metrics_count_what_happens() {
 async fn a_peer_that_stops_reading_is_dropped_even_while_data_waits_for_it() {
     let server = TestServer::start_with(|c| c.ping_secs = 1).await;
     // Joins, then neither reads nor answers pings; its socket buffers fill up.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let tcp = socket.connect(server.addr).await.unwrap();
-    let (_stuck, _) = tokio_tungstenite::client_async(server.ws_url("stuck"), tcp)
-        .await
-        .unwrap();
+    let _stuck = deaf_peer(&server, "stuck").await;
     let writer = server.connect("stuck").await;
     // A few large updates: far fewer messages than the peer queue holds, so only the
     // writer's own deadline can notice.
@@ -214,12 +226,7 @@ async fn a_sync_request_flood_from_a_peer_that_does_not_read_ends_in_1013() {
     watcher.wait_for(|w| w.text().len() == 180_000).await;
 
     // Each sync step 1 asks for the whole document (180 kB); the peer never reads.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let tcp = socket.connect(server.addr).await.unwrap();
-    let (attacker, _) = tokio_tungstenite::client_async(server.ws_url("flood"), tcp)
-        .await
-        .unwrap();
+    let attacker = deaf_peer(&server, "flood").await;
     let (mut sink, mut stream) = attacker.split();
     let step1 = yrs::sync::Message::Sync(yrs::sync::SyncMessage::SyncStep1(Default::default()));
     let frame = yrs::updates::encoder::Encode::encode_v1(&step1);
@@ -245,16 +252,9 @@ async fn a_sync_request_flood_from_a_peer_that_does_not_read_ends_in_1013() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let close = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(frame)) = stream.next().await {
-            if let WsMessage::Close(frame) = frame {
-                return frame.map(|f| u16::from(f.code));
-            }
-        }
-        None
-    })
-    .await
-    .expect("the connection ends");
+    let close = tokio::time::timeout(WAIT, close_code(&mut stream))
+        .await
+        .expect("the connection ends");
     assert_eq!(close, Some(1013));
     // Everyone else carries on.
     writer.append("!").await;
