@@ -1,5 +1,7 @@
 // browser.mjs — launches the system Chromium and opens the Leitbild editor as a named user.
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,23 @@ export async function launch(extraArgs = []) {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: [...ARGS, ...extraArgs],
   });
+}
+
+/**
+ * A server and a browser for the tests of one file: started before the first test, stopped
+ * after the last. Tests use `env.server` and `env.browser` (and may replace `env.server`).
+ */
+export function serverAndBrowser(extraArgs = []) {
+  const env = { server: null, browser: null };
+  before(async () => {
+    env.server = await startServer();
+    env.browser = await launch(extraArgs);
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
 
 /**

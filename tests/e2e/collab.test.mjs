@@ -1,33 +1,24 @@
 // collab.test.mjs — two people in one document: text, named carets, headings, per-user undo, persistence.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { startServer, createDoc } from './server.mjs';
-import { launch, openEditor, focusEnd, editorText, eventually, waitSynced, ARTIFACTS } from './browser.mjs';
+import { serverAndBrowser, openEditor, focusEnd, editorText, eventually, waitSynced, ARTIFACTS } from './browser.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 /**
  * Two fresh browser contexts (separate storage, like two people) on a new document. Both pages'
  * errors, from before they load, are collected in `problems`.
  */
 async function twoPeople(title) {
-  const doc = await createDoc(server.url, title);
-  const ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const doc = await createDoc(env.server.url, title);
+  const ctxA = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const ctxB = await env.browser.newContext({ viewport: { width: 1280, height: 800 } });
   const problems = [];
-  const a = await openEditor(ctxA, server.url, doc.id, 'Anna', problems);
-  const b = await openEditor(ctxB, server.url, doc.id, 'Ben', problems);
+  const a = await openEditor(ctxA, env.server.url, doc.id, 'Anna', problems);
+  const b = await openEditor(ctxB, env.server.url, doc.id, 'Ben', problems);
   return { doc, a, b, ctxA, ctxB, problems, close: () => Promise.all([ctxA.close(), ctxB.close()]) };
 }
 
@@ -66,10 +57,10 @@ test('two people see each other’s text, named carets and presence', async () =
 });
 
 test('a third person sees both named carets in the demo document (README screenshot)', async () => {
-  const ctxs = await Promise.all([0, 1, 2].map(() => browser.newContext({ viewport: { width: 1100, height: 640 } })));
+  const ctxs = await Promise.all([0, 1, 2].map(() => env.browser.newContext({ viewport: { width: 1100, height: 640 } })));
   const problems = [];
-  const [a, b] = [await openEditor(ctxs[0], server.url, 'bildungsleitbild', 'Anna', problems), await openEditor(ctxs[1], server.url, 'bildungsleitbild', 'Ben', problems)];
-  const c = await openEditor(ctxs[2], server.url, 'bildungsleitbild', 'Clara', problems);
+  const [a, b] = [await openEditor(ctxs[0], env.server.url, 'bildungsleitbild', 'Anna', problems), await openEditor(ctxs[1], env.server.url, 'bildungsleitbild', 'Ben', problems)];
+  const c = await openEditor(ctxs[2], env.server.url, 'bildungsleitbild', 'Clara', problems);
   // Anna selects a word in the first paragraph, Ben's caret sits in the second one.
   const textblockStart = (page, index) =>
     page.evaluate((i) => {
@@ -161,7 +152,7 @@ test('typed text survives a reload, a fresh browser and a server restart; the AP
 
   const markdown = '# Leitbild\n\nWir lernen **gemeinsam** und fair.';
   const md = await eventually(async () => {
-    const res = await fetch(`${server.url}/api/docs/${doc.id}/text?format=md`);
+    const res = await fetch(`${env.server.url}/api/docs/${doc.id}/text?format=md`);
     const text = await res.text();
     return res.ok && text.trim() === markdown && text;
   }, { message: `server Markdown to be ${JSON.stringify(markdown)}` });
@@ -174,10 +165,10 @@ test('typed text survives a reload, a fresh browser and a server restart; the AP
   await close();
 
   // Restart the server on the same data: a browser with empty storage gets the text from the server.
-  await server.stop({ keepData: true });
-  server = await startServer({ dataDir: server.dataDir });
-  const ctx = await browser.newContext();
-  const fresh = await openEditor(ctx, server.url, doc.id, 'Dora');
+  await env.server.stop({ keepData: true });
+  env.server = await startServer({ dataDir: env.server.dataDir });
+  const ctx = await env.browser.newContext();
+  const fresh = await openEditor(ctx, env.server.url, doc.id, 'Dora');
   assert.equal(await editorText(fresh), expected, 'text persisted across a server restart');
   assert.equal(await fresh.locator('.ProseMirror h1').textContent(), 'Leitbild');
   assert.equal(await fresh.locator('.ProseMirror strong').textContent(), 'gemeinsam');
@@ -185,10 +176,10 @@ test('typed text survives a reload, a fresh browser and a server restart; the AP
 });
 
 test('typing and reloading at once, three times, loses nothing and duplicates nothing', async () => {
-  const doc = await createDoc(server.url, 'Sofort neu laden');
-  const ctx = await browser.newContext();
+  const doc = await createDoc(env.server.url, 'Sofort neu laden');
+  const ctx = await env.browser.newContext();
   const problems = [];
-  const page = await openEditor(ctx, server.url, doc.id, 'Anna', problems);
+  const page = await openEditor(ctx, env.server.url, doc.id, 'Anna', problems);
   const lines = [];
   for (const round of [1, 2, 3]) {
     await focusEnd(page);
@@ -201,7 +192,7 @@ test('typing and reloading at once, three times, loses nothing and duplicates no
     assert.equal(await editorText(page), lines.join('\n'), `after round ${round}`);
   }
   const txt = await eventually(async () => {
-    const res = await fetch(`${server.url}/api/docs/${doc.id}/text?format=txt`);
+    const res = await fetch(`${env.server.url}/api/docs/${doc.id}/text?format=txt`);
     const body = (await res.text()).split('\n').filter(Boolean).join('\n');
     return res.ok && body === lines.join('\n') && body;
   }, { message: 'server text to be the three rounds, once each' });

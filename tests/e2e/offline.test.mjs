@@ -12,25 +12,16 @@
 //   (web/src/sw.js, served at /sw.js) keeps a copy. The test waits until the worker controls the
 //   page, and checks that the worker itself cannot reach the server while the context is offline,
 //   so the reloaded page really comes from its cache.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, createDoc } from './server.mjs';
-import { launch, openEditor, focusEnd, editorText, eventually, waitSynced } from './browser.mjs';
+import { createDoc } from './server.mjs';
+import { serverAndBrowser, openEditor, focusEnd, editorText, eventually, waitSynced } from './browser.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 /** The shell cache's name as the served /sw.js declares it (it changes with every release). */
 async function shellCacheName() {
-  const worker = await (await fetch(`${server.url}/sw.js`)).text();
+  const worker = await (await fetch(`${env.server.url}/sw.js`)).text();
   const name = worker.match(/const CACHE = '(leitbild-shell-[0-9a-f]{16})'/)?.[1];
   assert.ok(name, 'sw.js names its cache after the release');
   return name;
@@ -48,11 +39,11 @@ async function waitForServiceWorker(page) {
 }
 
 test('offline edits survive a reload and merge with others’ edits on reconnect', async () => {
-  const doc = await createDoc(server.url, 'Offline');
-  const ctxA = await browser.newContext();
-  const ctxB = await browser.newContext();
-  const a = await openEditor(ctxA, server.url, doc.id, 'Anna');
-  const b = await openEditor(ctxB, server.url, doc.id, 'Ben');
+  const doc = await createDoc(env.server.url, 'Offline');
+  const ctxA = await env.browser.newContext();
+  const ctxB = await env.browser.newContext();
+  const a = await openEditor(ctxA, env.server.url, doc.id, 'Anna');
+  const b = await openEditor(ctxB, env.server.url, doc.id, 'Ben');
 
   await waitForServiceWorker(a);
   await focusEnd(a);
@@ -109,7 +100,7 @@ test('offline edits survive a reload and merge with others’ edits on reconnect
 
   // And the server has it all, once.
   const txt = await eventually(async () => {
-    const res = await fetch(`${server.url}/api/docs/${doc.id}/text?format=txt`);
+    const res = await fetch(`${env.server.url}/api/docs/${doc.id}/text?format=txt`);
     const body = await res.text();
     return res.ok && body.includes('Offline geschrieben.') && body.includes('Ben war online.') && body;
   }, { message: 'server text to contain both offline and online edits' });

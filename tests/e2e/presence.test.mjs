@@ -1,27 +1,18 @@
 // presence.test.mjs — peers who send malformed awareness states cannot break the "here now" list or the carets.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
-import { startServer, createDoc } from './server.mjs';
-import { launch, openEditor, eventually } from './browser.mjs';
+import { createDoc } from './server.mjs';
+import { serverAndBrowser, openEditor, eventually } from './browser.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 /** A y-websocket client in this process that publishes `state` (whatever it is) as its awareness. */
 async function hostilePeer(docId, makeState) {
   const doc = new Y.Doc();
-  const provider = new WebsocketProvider(server.wsUrl, docId, doc, { WebSocketPolyfill: WebSocket, disableBc: true });
+  const provider = new WebsocketProvider(env.server.wsUrl, docId, doc, { WebSocketPolyfill: WebSocket, disableBc: true });
   await new Promise((resolve) => provider.on('sync', (synced) => synced && resolve()));
   provider.awareness.setLocalState(makeState(doc));
   return () => {
@@ -39,12 +30,12 @@ function cursorAt(doc) {
 }
 
 test('malformed names and colours from peers are shown as "Unbekannt" in a neutral colour, and later joiners still appear', async () => {
-  const doc = await createDoc(server.url, 'Fremde Zustände');
-  const ctxA = await browser.newContext();
+  const doc = await createDoc(env.server.url, 'Fremde Zustände');
+  const ctxA = await env.browser.newContext();
   const problems = [];
-  const a = await openEditor(ctxA, server.url, doc.id, 'Anna', problems);
+  const a = await openEditor(ctxA, env.server.url, doc.id, 'Anna', problems);
   await a.keyboard.type('Hallo zusammen');
-  await eventually(async () => (await (await fetch(`${server.url}/api/docs/${doc.id}/text?format=txt`)).text()).includes('Hallo zusammen'), {
+  await eventually(async () => (await (await fetch(`${env.server.url}/api/docs/${doc.id}/text?format=txt`)).text()).includes('Hallo zusammen'), {
     message: 'the text the peers put their carets in',
   });
 
@@ -55,8 +46,8 @@ test('malformed names and colours from peers are shown as "Unbekannt" in a neutr
     await hostilePeer(doc.id, () => ({ user: { name: `  ${'L'.repeat(60)}  `, color: '#00AA00' }, cursor: { anchor: 1, head: 'x' } })),
   ];
   try {
-    const ctxB = await browser.newContext();
-    await openEditor(ctxB, server.url, doc.id, 'Ben', problems);
+    const ctxB = await env.browser.newContext();
+    await openEditor(ctxB, env.server.url, doc.id, 'Ben', problems);
     const names = await eventually(async () => {
       const list = await a.locator('#people li').allTextContents();
       return list.length === 6 && list;

@@ -1,26 +1,16 @@
 // ui.test.mjs — the pages as a visitor meets them: demo document under the CSP, document list, language switch.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './server.mjs';
-import { launch, openEditor, recordCsp, cspViolations, watchProblems, editorText, waitSynced } from './browser.mjs';
+import { serverAndBrowser, openEditor, recordCsp, cspViolations, watchProblems, editorText, waitSynced } from './browser.mjs';
 
-let server;
-let browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowser();
 
 test('the demo document loads under the strict CSP without console errors or violations', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   await recordCsp(ctx);
   const page = await ctx.newPage();
   const problems = watchProblems(page);
-  const response = await page.goto(`${server.url}/d/bildungsleitbild`);
+  const response = await page.goto(`${env.server.url}/d/bildungsleitbild`);
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/, 'served with the CSP');
 
@@ -54,11 +44,11 @@ test('the demo document loads under the strict CSP without console errors or vio
 });
 
 test('the start page lists documents, and creating one opens its editor', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   await recordCsp(ctx);
   const page = await ctx.newPage();
   const problems = watchProblems(page);
-  await page.goto(`${server.url}/`);
+  await page.goto(`${env.server.url}/`);
   const demoRow = page.locator('#docs-body tr', { hasText: 'Bildungsleitbild – Entwurf' });
   await demoRow.waitFor();
   assert.equal(await demoRow.locator('a').getAttribute('href'), '/d/bildungsleitbild');
@@ -74,9 +64,9 @@ test('the start page lists documents, and creating one opens its editor', async 
   await waitSynced(page);
   assert.equal(await page.locator('#doc-title').textContent(), 'Leitbild Grundschulen');
 
-  const entry = await (await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).json();
+  const entry = await (await fetch(`${env.server.url}/api/docs/${encodeURIComponent(id)}`)).json();
   assert.equal(entry.title, 'Leitbild Grundschulen');
-  await page.goto(`${server.url}/`);
+  await page.goto(`${env.server.url}/`);
   await page.locator('#docs-body a', { hasText: 'Leitbild Grundschulen' }).waitFor();
 
   assert.deepEqual(await cspViolations(page), []);
@@ -92,9 +82,9 @@ test('the start page lists documents, and creating one opens its editor', async 
 });
 
 test('switching to English relabels the UI, sets <html lang> and is remembered', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
-  await page.goto(`${server.url}/`);
+  await page.goto(`${env.server.url}/`);
   assert.equal(await page.locator('html').getAttribute('lang'), 'de');
   assert.equal(await page.locator('h1').textContent(), 'Dokumente');
 
@@ -110,7 +100,7 @@ test('switching to English relabels the UI, sets <html lang> and is remembered',
   assert.equal(await page.locator('th').first().textContent(), 'Title');
 
   // The editor is English too, including the name prompt and live status.
-  const editor = await openEditor(ctx, server.url, 'bildungsleitbild', 'Grace');
+  const editor = await openEditor(ctx, env.server.url, 'bildungsleitbild', 'Grace');
   assert.equal(await editor.getByRole('button', { name: 'Heading 2' }).count(), 1);
   assert.equal(await editor.getByRole('toolbar', { name: 'Formatting' }).count(), 1);
   assert.equal(await editor.locator('#conn-text').textContent(), 'Connected');
@@ -126,10 +116,10 @@ test('switching to English relabels the UI, sets <html lang> and is remembered',
 });
 
 test('a malformed document link shows a not-found message, in the chosen language', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
   const problems = watchProblems(page);
-  await page.goto(`${server.url}/d/%E0`);
+  await page.goto(`${env.server.url}/d/%E0`);
   await page.locator('.notice').waitFor();
   assert.equal(await page.locator('.notice').textContent(), 'Dieser Link ist ungültig; ein solches Dokument gibt es nicht.');
   assert.equal(await page.getByRole('link', { name: 'Zur Dokumentenliste' }).getAttribute('href'), '/');
@@ -140,7 +130,7 @@ test('a malformed document link shows a not-found message, in the chosen languag
 });
 
 test('without localStorage and IndexedDB the editor still opens, online only, and says so', async () => {
-  const ctx = await browser.newContext();
+  const ctx = await env.browser.newContext();
   await ctx.addInitScript(() => {
     const refuse = () => {
       throw new DOMException('storage refused', 'SecurityError');
@@ -149,7 +139,7 @@ test('without localStorage and IndexedDB the editor still opens, online only, an
     Object.defineProperty(window, 'indexedDB', { get: refuse });
   });
   const problems = [];
-  const page = await openEditor(ctx, server.url, 'bildungsleitbild', 'Ida', problems);
+  const page = await openEditor(ctx, env.server.url, 'bildungsleitbild', 'Ida', problems);
   assert.equal(await page.locator('.ProseMirror h2').first().textContent(), 'Präambel');
   assert.equal(await page.locator('#storage-notice').isVisible(), true);
   assert.match(await page.locator('#storage-notice').textContent(), /Änderungen ohne Verbindung gehen beim Neuladen verloren/);
