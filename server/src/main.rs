@@ -41,12 +41,17 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
-    // The one line tests and tools parse, and the newcomer's welcome.
-    println!(
-        "Leitbild is running at http://{addr}/  (data: {})",
-        config.data.display()
+    // The newcomer's welcome; its first line is also what tests and tools parse. Written
+    // without println! so that a closed stdout cannot stop the server.
+    let welcome = format!(
+        "Leitbild is running at http://{addr}/  (data: {data})\n\
+         Open that address in a browser: the demo document \"{demo}\" is ready, and new\n\
+         documents are created on the start page. Share a document's link to write together.\n\
+         Ctrl+C stops the server; everything typed is already on disk.\n",
+        data = config.data.display(),
+        demo = leitbild::demo::DEMO_TITLE,
     );
-    println!("Open it in a browser; share the link of a document to write together. Ctrl+C stops.");
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), welcome.as_bytes());
     leitbild::serve(listener, config, shutdown_signal()).await?;
     Ok(())
 }
