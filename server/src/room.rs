@@ -522,13 +522,19 @@ impl Room {
             }
         }
         let mut written = 0;
-        for (_, update) in &merged_updates {
-            let record = Record {
-                ts_ms: now,
-                author: None,
-                update: update.clone(),
-            };
-            written += self.store.append(&self.name, self.next_seq, &record)?;
+        let records: Vec<(PeerId, Record)> = merged_updates
+            .into_iter()
+            .map(|(peer, update)| {
+                let record = Record {
+                    ts_ms: now,
+                    author: None,
+                    update,
+                };
+                (peer, record)
+            })
+            .collect();
+        for (_, record) in &records {
+            written += self.store.append(&self.name, self.next_seq, record)?;
             self.next_seq += 1;
             self.unsnapshotted += 1;
         }
@@ -552,10 +558,10 @@ impl Room {
         self.metrics
             .updates_received
             .fetch_add(accepted.len() as u64, Relaxed);
-        for (peer, update) in merged_updates {
+        for (peer, record) in records {
             self.queue(
                 Target::AllBut(peer),
-                &Message::Sync(SyncMessage::Update(update)),
+                &Message::Sync(SyncMessage::Update(record.update)),
             );
         }
         Ok(())
