@@ -66,6 +66,43 @@ pub struct Config {
     /// Memory the database may use as a page cache, in MiB.
     #[arg(long, env = "LEITBILD_CACHE_MB", default_value_t = 64)]
     pub cache_mb: u64,
+
+    /// The admin token. Without one, the first start generates an admin sign-in link
+    /// (printed once; `leitbild admin-link` makes a new one).
+    #[arg(long, env = "LEITBILD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// The address people reach the server at (e.g. https://leitbild.example.org): used in
+    /// the links the server hands out; with https, session cookies are `Secure`.
+    #[arg(long, env = "LEITBILD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Browser origins besides the server's own that may use the API and websocket,
+    /// comma-separated (e.g. https://bildung.example.org).
+    #[arg(long, env = "LEITBILD_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Failed sign-in attempts per minute from one IP address before it gets HTTP 429.
+    #[arg(long, env = "LEITBILD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
+}
+
+/// A secret setting: never printed, also not in debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
 }
 
 impl Default for Config {
@@ -84,6 +121,10 @@ impl Default for Config {
             max_depth: 64,
             max_awareness_entries: 1000,
             cache_mb: 64,
+            admin_token: None,
+            public_url: None,
+            allowed_origins: Vec::new(),
+            auth_failures_per_minute: 30,
         }
     }
 }
@@ -106,4 +147,15 @@ impl Config {
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.ping_secs.max(1))
     }
+
+    /// Where the operator's commands reach the running server: a Unix socket in the data
+    /// directory, readable only by the user who runs the server.
+    pub fn control_socket(&self) -> PathBuf {
+        control_socket(&self.data)
+    }
+}
+
+/// The control socket of the server whose data lives in `data`.
+pub fn control_socket(data: &std::path::Path) -> PathBuf {
+    data.join("control.sock")
 }

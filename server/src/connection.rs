@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use crate::guard::{self, Limits, Rejection};
 use crate::metrics::Metrics;
 use crate::name::DocName;
-use crate::room::{Close, Command, PeerLink};
+use crate::room::{Close, Command, Participant, PeerLink};
 use crate::rooms::Rooms;
 
 /// What a connection needs from the server.
@@ -28,23 +28,43 @@ pub struct ConnectionSettings {
     pub ping: Duration,
 }
 
-/// Serves one peer until it leaves, misbehaves or the server shuts down.
+/// Serves one peer until it leaves, misbehaves, loses its access (revoked by the room,
+/// or `expires_at`, in ms since the epoch, passes) or the server shuts down.
 pub async fn serve_peer(
     socket: WebSocket,
     doc: DocName,
+    who: Arc<Participant>,
+    expires_at: Option<u64>,
     rooms: Rooms,
     metrics: Arc<Metrics>,
     settings: ConnectionSettings,
 ) {
     let peer = rooms.next_peer_id();
-    let span = tracing::info_span!("peer", doc = %doc, peer);
-    tracing::Instrument::instrument(run(socket, doc, peer, rooms, metrics, settings), span).await
+    let span = tracing::info_span!("peer", doc = %doc, peer, who = %who.identity);
+    let access_ends = expires_at.map(|at| {
+        let left = at.saturating_sub(crate::store::now_ms());
+        tokio::time::Instant::now() + Duration::from_millis(left)
+    });
+    let run = run(
+        socket,
+        doc,
+        peer,
+        who,
+        access_ends,
+        rooms,
+        metrics,
+        settings,
+    );
+    tracing::Instrument::instrument(run, span).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     socket: WebSocket,
     doc: DocName,
     peer: u64,
+    who: Arc<Participant>,
+    access_ends: Option<tokio::time::Instant>,
     rooms: Rooms,
     metrics: Arc<Metrics>,
     settings: ConnectionSettings,
@@ -67,6 +87,7 @@ async fn run(
 
     let link = || PeerLink {
         id: peer,
+        who: who.clone(),
         out: out_tx.clone(),
         close: close_tx.clone(),
         queued_bytes: queued_bytes.clone(),
@@ -88,12 +109,24 @@ async fn run(
     tracing::debug!("joined");
     let mut writer_done = false;
     let mut writer = tokio::spawn(writer.run());
+    let expiry = async {
+        match access_ends {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expiry);
 
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
             _ = &mut writer => {
                 writer_done = true;
+                break;
+            }
+            () = &mut expiry => {
+                tracing::info!("access expired; closing");
+                let _ = close_tx.try_send(Close::EXPIRED);
                 break;
             }
         };

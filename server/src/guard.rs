@@ -202,6 +202,34 @@ pub fn apply_update(
     }
 }
 
+/// Whether applying `update` (a v1 update that passed [`parse_message`]) would add
+/// anything to `doc`: an item the document lacks (also one it would hold back as pending),
+/// or a deletion of something not yet deleted. Decides about a reader's sync without
+/// touching the document. Anything that cannot be judged counts as new.
+pub fn adds_to(doc: &Doc, update: &[u8]) -> bool {
+    let Ok(update) = Update::decode_v1(update) else {
+        return true;
+    };
+    catch_unwind(AssertUnwindSafe(|| {
+        let txn = doc.transact();
+        let sv = txn.state_vector();
+        let inserts_new = update
+            .insertions(true)
+            .iter()
+            .any(|(client, ranges)| ranges.iter().any(|r| r.end > sv.get(client)));
+        if inserts_new {
+            return true;
+        }
+        // A client's sync step 2 carries its whole delete set; all of it is usually known.
+        !update.delete_set().is_empty()
+            && !update
+                .delete_set()
+                .diff(&txn.snapshot().delete_set)
+                .is_empty()
+    }))
+    .unwrap_or(true)
+}
+
 fn apply_checked(
     doc: &Doc,
     update: Update,

@@ -3,7 +3,10 @@
 //! The crate is a library so that tests and the load tool can start the real server
 //! in-process with [`serve`]; `main.rs` only parses arguments and calls it.
 
+pub mod access;
 mod assets;
+pub mod auth;
+pub mod cli;
 pub mod config;
 mod connection;
 pub mod demo;
@@ -16,6 +19,7 @@ mod room;
 mod rooms;
 mod server;
 pub mod store;
+pub mod timestamp;
 
 pub use config::Config;
-pub use server::{serve, ServeError};
+pub use server::{serve, serve_and_tell, ServeError, Started};

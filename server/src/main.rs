@@ -1,7 +1,10 @@
-//! The `leitbild` binary: parses arguments, sets up logging, and calls `serve`.
+//! The `leitbild` binary: parses arguments, sets up logging, and calls `serve` (or one of
+//! the operator's commands, which talk to a running server).
 
 use clap::{Parser, Subcommand};
+use leitbild::cli::{self, InviteCommand, Target};
 use leitbild::config::Config;
+use leitbild::Started;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -19,6 +22,11 @@ struct Cli {
 enum Command {
     /// Serve the editor and the sync websocket (the default).
     Serve(Config),
+    /// Manage a document's invites on the running server.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+    /// Print a new admin sign-in link (the previous one stops working).
+    AdminLink(Target),
 }
 
 #[tokio::main]
@@ -32,28 +40,63 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = match cli.command {
         Some(Command::Serve(config)) => config,
-        None => Cli::parse_from(["leitbild", "serve"])
-            .command
-            .map(|Command::Serve(c)| c)
-            .unwrap_or_default(),
+        Some(Command::Invite(command)) => return operator(cli::invite(command).await),
+        Some(Command::AdminLink(target)) => return operator(cli::admin_link(target).await),
+        None => match Cli::parse_from(["leitbild", "serve"]).command {
+            Some(Command::Serve(config)) => config,
+            _ => Config::default(),
+        },
     };
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
-    let addr = listener.local_addr()?;
-    // The newcomer's welcome; its first line is also what tests and tools parse. Written
-    // without println! so that a closed stdout cannot stop the server.
-    let welcome = format!(
-        "Leitbild is running at http://{addr}/  (data: {data})\n\
-         Open that address in a browser: the demo document \"{demo}\" is ready, and new\n\
-         documents are created on the start page. Share a document's link to write together.\n\
+    let data = config.data.display().to_string();
+    leitbild::serve_and_tell(listener, config, shutdown_signal(), |started| {
+        welcome(started, &data)
+    })
+    .await?;
+    Ok(())
+}
+
+/// An operator command's outcome: its own clear message and exit code 1 on failure.
+fn operator(result: Result<(), cli::CliError>) -> anyhow::Result<()> {
+    if let Err(e) = result {
+        let _ =
+            std::io::Write::write_all(&mut std::io::stderr(), format!("error: {e}\n").as_bytes());
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// The newcomer's welcome; its first line is also what tests and tools parse. Written
+/// without println! so that a closed stdout cannot stop the server.
+fn welcome(started: &Started, data: &str) {
+    let url = &started.url;
+    let sign_in = match &started.admin_link {
+        Some(link) => format!(
+            "Sign in as admin with this link (it is shown only now; keep it private):\n\
+             \n    {link}\n\n\
+             As admin you see every document, create new ones and invite people with links.\n"
+        ),
+        None => "To sign in as admin, get a new link with:  leitbild admin-link  \
+                 (with cargo: cargo run --release -- admin-link)\n"
+            .to_owned(),
+    };
+    let cli = if started.control_socket.is_some() {
+        "Invites can also be made from this machine: leitbild invite create --doc ID --role editor --name NAME\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "Leitbild is running at {url}/  (data: {data})\n\
+         {sign_in}\
+         The demo document \"{demo}\" is ready. Invite others from a document's\n\
+         \"People and links\" panel; they open their link and write with you.\n\
+         {cli}\
          Ctrl+C stops the server; everything typed is already on disk.\n",
-        data = config.data.display(),
         demo = leitbild::demo::DEMO_TITLE,
     );
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), welcome.as_bytes());
-    leitbild::serve(listener, config, shutdown_signal()).await?;
-    Ok(())
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
 }
 
 async fn shutdown_signal() {

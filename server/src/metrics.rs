@@ -12,7 +12,7 @@ const FLUSH_BUCKETS: [f64; 12] = [
 ];
 
 /// Reasons a message or connection is refused, as metric labels.
-pub const REJECT_REASONS: [&str; 7] = [
+pub const REJECT_REASONS: [&str; 10] = [
     "too_big",
     "malformed",
     "unsafe",
@@ -20,6 +20,9 @@ pub const REJECT_REASONS: [&str; 7] = [
     "slow_peer",
     "too_many_connections",
     "too_many_docs",
+    "read_only",
+    "unauthenticated",
+    "forbidden",
 ];
 
 #[derive(Default)]

@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
+use crate::access::identity::{Display, Identity, Revoked};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::Format;
-use crate::room::{self, PeerId, PeerLink, RoomError, RoomHandle, RoomSettings};
+use crate::room::{self, Close, Command, PeerId, PeerLink, RoomError, RoomHandle, RoomSettings};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -149,12 +150,44 @@ impl Rooms {
 
     /// Stops every room; each one checkpoints and flushes before it reports back.
     pub async fn shutdown(&self) {
-        let handles: Vec<RoomHandle> = {
-            self.inner.closing.store(true, Relaxed);
-            let map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
-            map.values().cloned().collect()
-        };
+        self.inner.closing.store(true, Relaxed);
+        let handles = self.handles();
         // All at once, so that their final flushes share group commits.
-        futures_util::future::join_all(handles.iter().map(RoomHandle::shutdown)).await;
+        let stops = handles.iter().map(|h| h.shutdown(Close::SHUTDOWN));
+        futures_util::future::join_all(stops).await;
+    }
+
+    /// Closes a document's connections with `close` and unloads it, if it is open.
+    pub async fn close(&self, name: &DocName, close: Close) {
+        let handle = {
+            let map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
+            map.get(name).cloned()
+        };
+        if let Some(handle) = handle {
+            handle.shutdown(close).await;
+        }
+    }
+
+    /// Closes, in every open document, the connections whose grant rests on `revoked`.
+    /// Returns once every room has the order in its mailbox: the rooms act on it in
+    /// their next batch, within milliseconds.
+    pub async fn revoke(&self, revoked: Revoked) {
+        for handle in self.handles() {
+            let revoked = revoked.clone();
+            let _ = handle.send(Command::Revoke { revoked }).await;
+        }
+    }
+
+    /// Tells every open document that `identity` is now shown as `display`.
+    pub async fn rename(&self, identity: Identity, display: Display) {
+        for handle in self.handles() {
+            let (identity, display) = (identity.clone(), display.clone());
+            let _ = handle.send(Command::Rename { identity, display }).await;
+        }
+    }
+
+    fn handles(&self) -> Vec<RoomHandle> {
+        let map = self.inner.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().filter(|h| !h.is_closed()).cloned().collect()
     }
 }

@@ -1,18 +1,21 @@
-//! `serve`: the one entry point that wires store, rooms and HTTP together, and the one
-//! place shutdown happens: stop accepting, rooms flush, store flushes, return.
+//! `serve`: the one entry point that wires store, access, rooms and HTTP together, and the
+//! one place shutdown happens: stop accepting, rooms flush, store flushes, return.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
-use std::future::IntoFuture;
-
+use axum::Extension;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::connection::ConnectionSettings;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Links, Operator};
 use crate::metrics::Metrics;
 use crate::room::RoomSettings;
 use crate::rooms::Rooms;
@@ -26,6 +29,17 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// What a newcomer (and the operator) needs to know once the server listens.
+#[derive(Debug)]
+pub struct Started {
+    pub url: String,
+    /// A sign-in link for the admin, when this start generated the admin credential.
+    pub admin_link: Option<String>,
+    /// Where `leitbild invite …` and `leitbild admin-link` reach this server, if it could
+    /// be opened.
+    pub control_socket: Option<PathBuf>,
+}
+
 /// Serves until `shutdown` resolves, then stops gracefully: every acknowledged update is
 /// on disk when this returns.
 pub async fn serve(
@@ -33,10 +47,26 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    serve_and_tell(listener, config, shutdown, |_| {}).await
+}
+
+/// [`serve`], calling `started` once the server accepts connections.
+pub async fn serve_and_tell(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    started: impl FnOnce(&Started),
+) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     std::fs::create_dir_all(&config.data)?;
     let store = Store::open(&config.data, config.cache_mb * 1024 * 1024, metrics.clone())?;
     http::seed_demo(&store).await?;
+    let auth = Auth::new(
+        store.clone(),
+        config.admin_token.as_ref().map(|s| s.0.as_str()),
+        config.auth_failures_per_minute,
+    );
+    let first_admin = auth.bootstrap().await?;
 
     let limits = config.limits();
     let settings = RoomSettings {
@@ -52,9 +82,16 @@ pub async fn serve(
         settings,
         config.max_open_docs,
     );
+    let addr = listener.local_addr()?;
+    let links = Links {
+        public_url: config.public_url.clone(),
+        listen_url: format!("http://{addr}"),
+        allowed_origins: config.allowed_origins.clone(),
+    };
     let state = AppState {
         store: store.clone(),
         rooms: rooms.clone(),
+        auth: auth.clone(),
         metrics,
         connection: ConnectionSettings {
             limits,
@@ -62,15 +99,10 @@ pub async fn serve(
             ping: config.ping_interval(),
         },
         max_connections: config.max_connections,
+        links: links.clone(),
     };
 
-    // Yjs messages are small and latency-bound: never let Nagle hold them back.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    // On the signal, two things at once: the listener stops accepting, and the rooms close
+    // On the signal, two things at once: the listeners stop accepting, and the rooms close
     // their peers, checkpoint and flush (which ends the upgraded connections the server
     // would otherwise wait for). Then one last flush of the store.
     let (stop, stopped) = watch::channel(false);
@@ -79,18 +111,81 @@ pub async fn serve(
         tracing::info!("shutting down: closing documents");
         let _ = stop.send(true);
     });
-    let accepting = axum::serve(listener, http::router(state))
+    let control = control_listener(&config);
+    let control_socket = control.as_ref().map(|_| config.control_socket());
+    if let Some(listener) = control {
+        let router = http::router(state.clone()).layer(Extension(Operator));
+        let serving =
+            axum::serve(listener, router).with_graceful_shutdown(signalled(stopped.clone()));
+        tokio::spawn(async move {
+            if let Err(e) = serving.await {
+                tracing::warn!(error = %e, "control socket failed");
+            }
+        });
+    }
+    let purging = tokio::spawn(purge_trash_hourly(store.clone(), auth, rooms.clone()));
+
+    // Yjs messages are small and latency-bound: never let Nagle hold them back.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let accepting = axum::serve(listener, app)
         .with_graceful_shutdown(signalled(stopped.clone()))
         .into_future();
+    let base = links.public_url.clone().unwrap_or(links.listen_url);
+    started(&Started {
+        admin_link: first_admin
+            .map(|token| format!("{}/?token={}", base.trim_end_matches('/'), token.as_str())),
+        url: base,
+        control_socket: control_socket.clone(),
+    });
     let closing = async {
         signalled(stopped).await;
         rooms.shutdown().await;
     };
     let (served, ()) = tokio::join!(accepting, closing);
+    purging.abort();
     served?;
     store.flush().await?;
+    if let Some(path) = control_socket {
+        let _ = std::fs::remove_file(path);
+    }
     tracing::info!("stopped; everything is on disk");
     Ok(())
+}
+
+/// The control socket, readable and writable only by the server's user: whoever can use
+/// it could read the data directory anyway. A socket file left by a server that was
+/// killed is replaced (the data directory's lock shows no other server uses it).
+fn control_listener(config: &Config) -> Option<tokio::net::UnixListener> {
+    let path = config.control_socket();
+    let _ = std::fs::remove_file(&path);
+    let bound = tokio::net::UnixListener::bind(&path).and_then(|listener| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        Ok(listener)
+    });
+    match bound {
+        Ok(listener) => Some(listener),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "no control socket: the operator commands cannot reach this server");
+            None
+        }
+    }
+}
+
+/// Lets the trash forget documents deleted more than 30 days ago, at start and hourly.
+async fn purge_trash_hourly(store: Store, auth: Auth, rooms: Rooms) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        if let Err(e) = http::purge_expired(&store, &auth, &rooms).await {
+            tracing::warn!(error = %e, "cannot purge the trash");
+        }
+    }
 }
 
 async fn signalled(mut stopped: watch::Receiver<bool>) {

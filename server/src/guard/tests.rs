@@ -884,3 +884,68 @@ proptest::proptest! {
         proptest::prop_assert!(result.is_ok(), "{:?} {:?}", result, updates);
     }
 }
+
+#[test]
+fn adds_to_tells_a_readers_echo_from_a_real_change() {
+    let server = Doc::with_client_id(1);
+    let text = server.get_or_insert_text("text");
+    text.insert(&mut server.transact_mut(), 0, "Bildung für alle");
+    text.remove_range(&mut server.transact_mut(), 0, 1);
+
+    // A reader's copy, synced with the server.
+    let reader = Doc::with_client_id(2);
+    let full = server
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    reader
+        .transact_mut()
+        .apply_update(Update::decode_v1(&full).unwrap())
+        .unwrap();
+    let sync_step2 = |from: &Doc| {
+        from.transact()
+            .encode_state_as_update_v1(&server.transact().state_vector())
+    };
+    // Nothing new: the answer to sync step 1 carries the whole (known) delete set.
+    let echo = sync_step2(&reader);
+    assert!(!Update::decode_v1(&echo).unwrap().delete_set().is_empty());
+    assert!(!adds_to(&server, &echo));
+    assert!(
+        !adds_to(&server, &full),
+        "the server's own state adds nothing"
+    );
+
+    // An insertion adds.
+    let rtext = reader.get_or_insert_text("text");
+    let before = reader.transact().state_vector();
+    rtext.insert(&mut reader.transact_mut(), 0, "x");
+    let insert = reader.transact().encode_state_as_update_v1(&before);
+    assert!(adds_to(&server, &insert));
+    assert!(adds_to(&server, &sync_step2(&reader)));
+
+    // A deletion of something the server has not deleted adds, too.
+    let deleter = Doc::with_client_id(3);
+    deleter
+        .transact_mut()
+        .apply_update(Update::decode_v1(&full).unwrap())
+        .unwrap();
+    let dtext = deleter.get_or_insert_text("text");
+    let before = deleter.transact().state_vector();
+    dtext.remove_range(&mut deleter.transact_mut(), 0, 3);
+    let delete = deleter.transact().encode_state_as_update_v1(&before);
+    assert!(Update::decode_v1(&delete)
+        .unwrap()
+        .insertions(true)
+        .is_empty());
+    assert!(adds_to(&server, &delete));
+
+    // Something the server would have to hold back as pending adds.
+    let future = Doc::with_client_id(4);
+    let ftext = future.get_or_insert_text("text");
+    ftext.insert(&mut future.transact_mut(), 0, "a");
+    let first = future.transact().state_vector();
+    ftext.insert(&mut future.transact_mut(), 1, "b");
+    let gap = future.transact().encode_state_as_update_v1(&first);
+    assert!(adds_to(&server, &gap));
+
+    assert!(adds_to(&server, &[0xff, 0xff]), "undecodable counts as new");
+}

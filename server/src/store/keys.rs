@@ -7,7 +7,13 @@
 //! | `meta`   | `name`                               | JSON [`DocMeta`](super::DocMeta)        |
 //! | `log`    | `name 0x00 seq:u64be`                | `0x01 ts_ms:u64be author_len:u16be author update_v1` |
 //! | `snap`   | `name`                               | `0x02 upto_seq:u64be state_v2`          |
+//! | `invites`| `invite_id` (16 hex digits)          | JSON [`Invite`](crate::access::invite::Invite) |
+//! | `tokens` | first 16 bytes of the token's SHA-256| JSON [`TokenEntry`](crate::access::identity::TokenEntry) |
+//! | `people` | `invite_id 0x00 n:u32be`             | JSON [`Person`](crate::access::identity::Person) |
+//! | `audit`  | `scope 0x00 seq:u64be`               | JSON [`AuditEntry`](crate::access::audit::AuditEntry) |
+//! | `settings`| `name`                              | JSON                                    |
 //!
+//! An audit scope is a document name, or `~` (never a name) for server-wide events.
 //! Big-endian sequence numbers make sled's byte order the log order, so a prefix scan
 //! reads a document's history in sequence. The leading version byte of each value lets a
 //! later release change the layout without guessing.
@@ -17,6 +23,44 @@ use crate::name::DocName;
 pub const META: &str = "meta";
 pub const LOG: &str = "log";
 pub const SNAP: &str = "snap";
+pub const INVITES: &str = "invites";
+pub const TOKENS: &str = "tokens";
+pub const PEOPLE: &str = "people";
+pub const AUDIT: &str = "audit";
+pub const SETTINGS: &str = "settings";
+
+/// The audit scope of server-wide events: not a valid document name.
+pub const SERVER_SCOPE: &str = "~";
+
+/// `invite_id 0x00`: the prefix of every person of a group link.
+pub fn people_prefix(invite: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(invite.len() + 5);
+    key.extend_from_slice(invite.as_bytes());
+    key.push(0);
+    key
+}
+
+/// `invite_id 0x00 n:u32be`.
+pub fn person_key(invite: &str, n: u32) -> Vec<u8> {
+    let mut key = people_prefix(invite);
+    key.extend_from_slice(&n.to_be_bytes());
+    key
+}
+
+/// `scope 0x00`: the prefix of a document's (or the server's) audit entries.
+pub fn audit_prefix(scope: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(scope.len() + 9);
+    key.extend_from_slice(scope.as_bytes());
+    key.push(0);
+    key
+}
+
+/// `scope 0x00 seq:u64be`.
+pub fn audit_key(scope: &str, seq: u64) -> Vec<u8> {
+    let mut key = audit_prefix(scope);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
 
 const RECORD_V1: u8 = 1;
 /// A snapshot holds the state as a Yjs v2 update: less than half the size of v1.

@@ -4,6 +4,7 @@
 //! sled never leaks out of this module. Nothing here knows about yrs documents or
 //! websockets: updates are bytes, the room decides what they mean.
 
+mod access;
 mod keys;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+pub use access::{Joined, Scope};
 pub use keys::Record;
 
 use crate::metrics::Metrics;
@@ -28,6 +30,8 @@ pub enum StoreError {
     Exists,
     #[error("the store has shut down")]
     Closed,
+    #[error("no such record")]
+    Missing,
 }
 
 impl From<sled::Error> for StoreError {
@@ -45,6 +49,22 @@ pub struct DocMeta {
     /// Bytes appended to the document's log (before compaction): a measure of how much
     /// has been written, shown in the document list.
     pub size: u64,
+    /// Set while the document is in the trash (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<u64>,
+}
+
+impl DocMeta {
+    /// Metadata of a document created now, with nothing written yet.
+    pub fn new(title: &str, now: u64) -> DocMeta {
+        DocMeta {
+            title: title.to_owned(),
+            created_at: now,
+            updated_at: now,
+            size: 0,
+            deleted_at: None,
+        }
+    }
 }
 
 /// Which log records [`Store::compact`] merges: consecutive records of one author, each
@@ -84,9 +104,15 @@ type FlushReply = oneshot::Sender<Result<(), StoreError>>;
 /// The handle to the database. Cheap to clone; all clones share one flusher.
 #[derive(Clone)]
 pub struct Store {
+    db: sled::Db,
     meta: sled::Tree,
     log: sled::Tree,
     snap: sled::Tree,
+    invites: sled::Tree,
+    tokens: sled::Tree,
+    people: sled::Tree,
+    audit: sled::Tree,
+    settings: sled::Tree,
     flusher: mpsc::Sender<FlushReply>,
     metrics: Arc<Metrics>,
     /// Held while a document is loaded or its log compacted: sled iterators are not
@@ -108,6 +134,12 @@ impl Store {
             meta: db.open_tree(keys::META)?,
             log: db.open_tree(keys::LOG)?,
             snap: db.open_tree(keys::SNAP)?,
+            invites: db.open_tree(keys::INVITES)?,
+            tokens: db.open_tree(keys::TOKENS)?,
+            people: db.open_tree(keys::PEOPLE)?,
+            audit: db.open_tree(keys::AUDIT)?,
+            settings: db.open_tree(keys::SETTINGS)?,
+            db,
             flusher,
             metrics,
             log_rewrite: Arc::default(),
@@ -136,9 +168,45 @@ impl Store {
             .transpose()
     }
 
-    /// Writes metadata; durable with the next [`Store::flush`].
-    pub fn put_meta(&self, doc: &DocName, meta: &DocMeta) -> Result<(), StoreError> {
-        self.meta.insert(doc.as_str(), encode_meta(meta))?;
+    /// Changes a document's metadata in place, atomically with respect to every other
+    /// change of it (a rename never loses to a room's size update, nor the other way
+    /// round). `None` if the document does not exist. Durable with the next flush.
+    pub fn update_meta(
+        &self,
+        doc: &DocName,
+        mut change: impl FnMut(&mut DocMeta),
+    ) -> Result<Option<DocMeta>, StoreError> {
+        let mut corrupt = None;
+        let updated = self.meta.update_and_fetch(doc.as_str(), |old| {
+            let old = old?;
+            match decode_meta(old) {
+                Ok(mut meta) => {
+                    change(&mut meta);
+                    Some(encode_meta(&meta))
+                }
+                Err(e) => {
+                    corrupt = Some(e);
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        if let Some(e) = corrupt {
+            return Err(e);
+        }
+        updated.map(|v| decode_meta(&v)).transpose()
+    }
+
+    /// Removes a document's metadata, log and snapshot for good (a trash entry that has
+    /// expired). Durable with the next flush.
+    pub fn purge(&self, doc: &DocName) -> Result<(), StoreError> {
+        let _exclusive = self.log_rewrite.lock().unwrap_or_else(|e| e.into_inner());
+        let mut batch = sled::Batch::default();
+        for key in self.log.scan_prefix(keys::log_prefix(doc)).keys() {
+            batch.remove(key?);
+        }
+        self.log.apply_batch(batch)?;
+        self.snap.remove(doc.as_str())?;
+        self.meta.remove(doc.as_str())?;
         Ok(())
     }
 
@@ -492,12 +560,7 @@ mod tests {
     #[tokio::test]
     async fn create_refuses_a_taken_name_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = DocMeta {
-            title: "Ü".into(),
-            created_at: 1,
-            updated_at: 1,
-            size: 0,
-        };
+        let meta = DocMeta::new("Ü", 1);
         {
             let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
             store

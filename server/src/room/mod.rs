@@ -5,6 +5,13 @@
 //! disk before any other peer (or an HTTP reader) can see it. Commands are processed in
 //! batches; everything a batch would send waits in an outbox until the batch's one
 //! flush has returned.
+//!
+//! Every peer arrives with its [`Participant`]: the identity its changes are logged under,
+//! the name the others see, and whether it may write at all. A reader's changes never reach
+//! the document.
+
+mod checkpoint;
+mod presence;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -15,21 +22,25 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
-use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{ClientID, Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::{ClientID, ReadTxn, StateVector, Transact};
 
+use crate::access::identity::{Display, Grant, Identity, Revoked};
 use crate::guard::{self, Inbound, Limits, Rejection};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::{self, Format};
-use crate::store::{now_ms, DocMeta, Record, Runs, Store, StoreError};
+use crate::store::{now_ms, Record, Store, StoreError};
+use checkpoint::{merge, rebuild, Checkpoint};
 
 /// Identifies one websocket connection within the server.
 pub type PeerId = u64;
 
 /// Most commands handled in one batch (and so covered by one flush).
 const BATCH: usize = 512;
+
+/// The reason in the permission-denied message a reader gets for a change.
+const READ_ONLY: &str = "read-only: your role cannot change this document";
 
 /// Why the server closes a connection: a websocket close code and a short reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +67,21 @@ impl Close {
         code: 1001,
         reason: "server shutting down",
     };
+    /// The credential this connection was opened with has been revoked.
+    pub const REVOKED: Close = Close {
+        code: 4403,
+        reason: "access revoked",
+    };
+    /// The credential this connection was opened with has expired.
+    pub const EXPIRED: Close = Close {
+        code: 4403,
+        reason: "access expired",
+    };
+    /// The document was moved to the trash.
+    pub const DELETED: Close = Close {
+        code: 4404,
+        reason: "document deleted",
+    };
 
     pub fn rejected(rejection: &Rejection) -> Close {
         let reason = match rejection {
@@ -70,9 +96,23 @@ impl Close {
     }
 }
 
+/// Who is behind a connection, as the room needs to know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    /// The grant the connection was opened with: revoking it closes the connection.
+    pub grant: Grant,
+    /// What the log records as the author of this peer's changes.
+    pub identity: Identity,
+    /// What the others see in this peer's presence, whatever the client claims.
+    pub display: Display,
+    /// Readers get sync and presence, and nothing they send changes the document.
+    pub writable: bool,
+}
+
 /// What a connection hands the room when it joins.
 pub struct PeerLink {
     pub id: PeerId,
+    pub who: Arc<Participant>,
     /// Encoded y-protocols messages for the peer; bounded, never awaited by the room.
     pub out: mpsc::Sender<Bytes>,
     /// Bytes in `out` not yet written to the socket; the writer subtracts what it sent.
@@ -97,7 +137,18 @@ pub enum Command {
         format: Format,
         reply: oneshot::Sender<String>,
     },
+    /// Closes the connections whose grant rests on a revoked credential.
+    Revoke {
+        revoked: Revoked,
+    },
+    /// Someone was renamed: their presence shows the new name from their next state on.
+    Rename {
+        identity: Identity,
+        display: Display,
+    },
+    /// Closes every peer with `close`, saves and stops.
     Shutdown {
+        close: Close,
         done: oneshot::Sender<()>,
     },
 }
@@ -135,9 +186,9 @@ impl RoomHandle {
         text.await.map_err(|_| RoomError::Stopped)
     }
 
-    pub async fn shutdown(&self) {
+    pub async fn shutdown(&self, close: Close) {
         let (done, stopped) = oneshot::channel();
-        if self.send(Command::Shutdown { done }).await.is_ok() {
+        if self.send(Command::Shutdown { close, done }).await.is_ok() {
             let _ = stopped.await;
         }
     }
@@ -170,15 +221,40 @@ enum Target {
     All,
 }
 
+/// An update a peer made that the document accepted, with who made it.
+struct Accepted {
+    peer: PeerId,
+    who: Arc<Participant>,
+    delta: Vec<u8>,
+}
+
 /// What one batch of commands has produced so far.
 #[derive(Default)]
 struct Batch {
-    /// Deltas of accepted updates, by peer, in arrival order: to persist, then broadcast.
-    accepted: Vec<(PeerId, Vec<u8>)>,
+    /// Deltas of accepted updates, in arrival order: to persist, then broadcast.
+    accepted: Vec<Accepted>,
     /// Peers whose sync step 1 this batch has answered.
     synced: HashSet<PeerId>,
     /// The document could not be rebuilt after a refused update: the room must stop.
     broken: bool,
+}
+
+/// Edits the document's metadata does not count yet.
+#[derive(Default)]
+struct Unrecorded {
+    updated_at: u64,
+    size: u64,
+}
+
+/// Why a room stops before its mailbox closes.
+enum Stop {
+    /// Its document cannot be stored or rebuilt: peers were closed with 1011.
+    Broken,
+    /// Asked to (shutdown, or the document was deleted).
+    Requested {
+        close: Close,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// Asks the owner to drop this room from its registry; `true` if it may stop now.
@@ -191,9 +267,10 @@ pub struct Room {
     store: Store,
     metrics: Arc<Metrics>,
     settings: RoomSettings,
-    meta: Option<DocMeta>,
-    /// When `meta` was last written; it is written at most once a second while edits
-    /// stream in (it only carries `updated_at` and `size`), and always on unload.
+    /// Edits not yet counted in the document's metadata (its `updated_at` and `size`):
+    /// written at most once a second while edits stream in, and at every checkpoint.
+    unrecorded: Option<Unrecorded>,
+    /// When the metadata was last written.
     meta_written_ms: Option<u64>,
     next_seq: u64,
     unsnapshotted: u64,
@@ -237,11 +314,10 @@ impl Room {
     ) -> Result<Room, RoomError> {
         let stored = store.load(&name)?;
         let doc = rebuild(stored.snapshot.as_deref(), &stored.tail)?;
-        let meta = store.meta(&name)?;
         metrics.open_docs.fetch_add(1, Relaxed);
         tracing::debug!(records = stored.tail.len(), "document loaded");
         Ok(Room {
-            meta,
+            unrecorded: None,
             meta_written_ms: None,
             name,
             awareness: Awareness::new(doc),
@@ -291,23 +367,23 @@ impl Room {
             }
             stopped = self.process(&mut batch).await;
         }
-        self.close_all(Close::SHUTDOWN);
+        let (close, done) = match stopped {
+            Some(Stop::Requested { close, done }) => (close, Some(done)),
+            _ => (Close::SHUTDOWN, None),
+        };
+        self.close_all(close);
         if let Err(e) = self.checkpoint().and(self.store.flush().await) {
             tracing::error!(error = %e, "final checkpoint failed; the log still holds everything");
         }
         self.metrics.open_docs.fetch_sub(1, Relaxed);
         tracing::debug!("document unloaded");
-        if let Some(Some(done)) = stopped {
+        if let Some(done) = done {
             let _ = done.send(());
         }
     }
 
-    /// Handles one batch. Returns `Some` when the room must stop (with the shutdown
-    /// caller to notify, if any).
-    async fn process(
-        &mut self,
-        commands: &mut Vec<Command>,
-    ) -> Option<Option<oneshot::Sender<()>>> {
+    /// Handles one batch. Returns `Some` when the room must stop.
+    async fn process(&mut self, commands: &mut Vec<Command>) -> Option<Stop> {
         let mut batch = Batch::default();
         let mut renders = Vec::new();
         let mut stop = None;
@@ -317,14 +393,16 @@ impl Room {
                 Command::Message { peer, message } => self.handle(peer, message, &mut batch),
                 Command::Leave { peer } => self.leave(peer),
                 Command::Render { format, reply } => renders.push((format, reply)),
-                Command::Shutdown { done } => stop = Some(Some(done)),
+                Command::Revoke { revoked } => self.revoke(&revoked),
+                Command::Rename { identity, display } => self.rename(&identity, display),
+                Command::Shutdown { close, done } => stop = Some(Stop::Requested { close, done }),
             }
         }
         if batch.broken {
             tracing::error!("document cannot be rebuilt from storage; closing it");
             self.outbox.clear();
             self.close_all(Close::STORAGE);
-            return Some(None);
+            return Some(Stop::Broken);
         }
         if !batch.accepted.is_empty() {
             if let Err(e) = self.persist(&batch.accepted).await {
@@ -332,7 +410,7 @@ impl Room {
                 // Nothing of this batch was shown to anyone: drop the outbox.
                 self.outbox.clear();
                 self.close_all(Close::STORAGE);
-                return Some(None);
+                return Some(Stop::Broken);
             }
         }
         self.send_outbox();
@@ -388,8 +466,22 @@ impl Room {
                 }
             }
             Inbound::SyncStep2(update) | Inbound::Update(update) => {
+                let Some(who) = self.peers.get(&peer).map(|p| p.link.who.clone()) else {
+                    return;
+                };
+                if !who.writable {
+                    // A reader's client answers sync step 1 with everything the server
+                    // already has, and that is fine; anything new is refused, and the
+                    // reader stays connected.
+                    if guard::adds_to(self.awareness.doc(), &update) {
+                        tracing::info!(peer, "change from a reader refused");
+                        self.metrics.reject("read_only");
+                        self.queue(Target::One(peer), &Message::Auth(Some(READ_ONLY.into())));
+                    }
+                    return;
+                }
                 match guard::apply_update(self.awareness.doc(), &update, &self.settings.limits) {
-                    Ok(Some(delta)) => batch.accepted.push((peer, delta)),
+                    Ok(Some(delta)) => batch.accepted.push(Accepted { peer, who, delta }),
                     Ok(None) => {}
                     Err(rejection) => {
                         tracing::warn!(peer, %rejection, "update refused");
@@ -448,10 +540,40 @@ impl Room {
         if update.clients.is_empty() {
             return;
         }
+        if let Some(p) = self.peers.get(&peer) {
+            for entry in update.clients.values_mut() {
+                entry.json = presence::stamp(&entry.json, &p.link.who.display).into();
+            }
+        }
         match self.awareness.apply_update_summary(update.clone()) {
             Ok(Some(_)) => self.queue(Target::AllBut(peer), &Message::Awareness(update)),
             Ok(None) => {}
             Err(e) => tracing::debug!(peer, error = %e, "awareness update ignored"),
+        }
+    }
+
+    /// Closes the peers whose grant rests on `revoked`, within this batch.
+    fn revoke(&mut self, revoked: &Revoked) {
+        let gone: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.link.who.grant.rests_on(revoked))
+            .map(|(id, _)| *id)
+            .collect();
+        for peer in gone {
+            tracing::info!(peer, "access revoked; closing");
+            self.kick(peer, Close::REVOKED);
+        }
+    }
+
+    /// Shows `identity` under its new name from its peers' next presence states on.
+    fn rename(&mut self, identity: &Identity, display: Display) {
+        for peer in self.peers.values_mut() {
+            if peer.link.who.identity == *identity {
+                let mut who = (*peer.link.who).clone();
+                who.display = display.clone();
+                peer.link.who = Arc::new(who);
+            }
         }
     }
 
@@ -481,8 +603,8 @@ impl Room {
             .map_err(RoomError::from)
             .and_then(|stored| {
                 let doc = rebuild(stored.snapshot.as_deref(), &stored.tail)?;
-                batch.accepted.retain(|(_, update)| {
-                    guard::apply_update(&doc, update, &self.settings.limits).is_ok()
+                batch.accepted.retain(|accepted| {
+                    guard::apply_update(&doc, &accepted.delta, &self.settings.limits).is_ok()
                 });
                 Ok(doc)
             });
@@ -497,61 +619,58 @@ impl Room {
 
     /// Appends this batch's updates, one merged record per peer, and waits for the group
     /// commit. Only then are they queued for broadcast.
-    async fn persist(&mut self, accepted: &[(PeerId, Vec<u8>)]) -> Result<(), StoreError> {
+    async fn persist(&mut self, accepted: &[Accepted]) -> Result<(), StoreError> {
         let now = now_ms();
         let mut order: Vec<PeerId> = Vec::new();
-        let mut by_peer: HashMap<PeerId, Vec<&[u8]>> = HashMap::new();
-        for (peer, update) in accepted {
+        let mut by_peer: HashMap<PeerId, (&Participant, Vec<&[u8]>)> = HashMap::new();
+        for a in accepted {
             by_peer
-                .entry(*peer)
+                .entry(a.peer)
                 .or_insert_with(|| {
-                    order.push(*peer);
-                    Vec::new()
+                    order.push(a.peer);
+                    (&a.who, Vec::new())
                 })
-                .push(update.as_slice());
+                .1
+                .push(a.delta.as_slice());
         }
-        // One record per peer, or one per update if yrs cannot merge them.
-        let mut merged_updates = Vec::with_capacity(order.len());
+        // One record per peer, or one per update if yrs cannot merge them. Each carries
+        // the identity of the peer that made it.
+        let mut records: Vec<(PeerId, Record)> = Vec::with_capacity(order.len());
         for peer in order {
-            match by_peer[&peer].as_slice() {
-                [one] => merged_updates.push((peer, one.to_vec())),
+            let (who, updates) = &by_peer[&peer];
+            let record = |update: Vec<u8>| {
+                let author = Some(who.identity.as_str().to_owned());
+                (
+                    peer,
+                    Record {
+                        ts_ms: now,
+                        author,
+                        update,
+                    },
+                )
+            };
+            match updates.as_slice() {
+                [one] => records.push(record(one.to_vec())),
                 many => match merge(many) {
-                    Some(merged) => merged_updates.push((peer, merged)),
-                    None => merged_updates.extend(many.iter().map(|u| (peer, u.to_vec()))),
+                    Some(merged) => records.push(record(merged)),
+                    None => records.extend(many.iter().map(|u| record(u.to_vec()))),
                 },
             }
         }
         let mut written = 0;
-        let records: Vec<(PeerId, Record)> = merged_updates
-            .into_iter()
-            .map(|(peer, update)| {
-                let record = Record {
-                    ts_ms: now,
-                    author: None,
-                    update,
-                };
-                (peer, record)
-            })
-            .collect();
         for (_, record) in &records {
             written += self.store.append(&self.name, self.next_seq, record)?;
             self.next_seq += 1;
             self.unsnapshotted += 1;
         }
-        let meta = self.meta.get_or_insert_with(|| DocMeta {
-            title: self.name.to_string(),
-            created_at: now,
-            updated_at: now,
-            size: 0,
-        });
-        meta.updated_at = now;
-        meta.size += written;
+        let unrecorded = self.unrecorded.get_or_insert(Unrecorded::default());
+        unrecorded.updated_at = now;
+        unrecorded.size += written;
         if self
             .meta_written_ms
             .is_none_or(|at| now.saturating_sub(at) >= 1000)
         {
-            self.store.put_meta(&self.name, meta)?;
-            self.meta_written_ms = Some(now);
+            self.record_meta(now)?;
         }
         self.store.flush().await?;
 
@@ -567,11 +686,22 @@ impl Room {
         Ok(())
     }
 
+    /// Counts the edits since the last call in the document's metadata. Only `updated_at`
+    /// and `size` change, atomically, so a rename made meanwhile is kept.
+    fn record_meta(&mut self, now: u64) -> Result<(), StoreError> {
+        if let Some(unrecorded) = self.unrecorded.take() {
+            self.store.update_meta(&self.name, |meta| {
+                meta.updated_at = meta.updated_at.max(unrecorded.updated_at);
+                meta.size += unrecorded.size;
+            })?;
+            self.meta_written_ms = Some(now);
+        }
+        Ok(())
+    }
+
     /// Writes a snapshot of the whole state. The log records stay: they are history.
     fn checkpoint(&mut self) -> Result<(), StoreError> {
-        if let Some(meta) = &self.meta {
-            self.store.put_meta(&self.name, meta)?;
-        }
+        self.record_meta(now_ms())?;
         if let Some(checkpoint) = self.snapshot()? {
             checkpoint.write(&self.store)?;
             self.covered(&checkpoint);
@@ -683,56 +813,4 @@ impl Room {
             let _ = peer.link.close.try_send(close);
         }
     }
-}
-
-/// Small records of one author within a second are merged when the log is compacted:
-/// the history keeps about a second's granularity, and typing costs one record per
-/// second or so instead of one per keystroke.
-const HISTORY_RUNS: Runs = Runs {
-    window_ms: 1000,
-    small_record: 1024,
-    max_run_bytes: 16 * 1024,
-};
-
-/// A snapshot to write, and the log range it lets us compact.
-struct Checkpoint {
-    doc: DocName,
-    compact_from: u64,
-    upto: u64,
-    state: Vec<u8>,
-}
-
-impl Checkpoint {
-    fn write(&self, store: &Store) -> Result<(), StoreError> {
-        store.put_snapshot(&self.doc, self.upto, &self.state)?;
-        let done = store.compact(&self.doc, self.compact_from, self.upto, HISTORY_RUNS, merge)?;
-        tracing::debug!(doc = %self.doc, upto = self.upto, ?done, "checkpoint written");
-        Ok(())
-    }
-}
-
-/// The v1 updates merged into one, or `None` if yrs cannot (or panics trying).
-fn merge(updates: &[&[u8]]) -> Option<Vec<u8>> {
-    catch_unwind(|| yrs::merge_updates_v1(updates.iter().copied()).ok())
-        .ok()
-        .flatten()
-}
-
-/// A document from a snapshot and the log records after it. Stored updates were checked
-/// when they arrived, so a failure here means corruption, not hostility.
-fn rebuild(snapshot: Option<&[u8]>, tail: &[Record]) -> Result<Doc, RoomError> {
-    let doc = crate::demo::server_doc();
-    {
-        let mut txn = doc.transact_mut();
-        let load = |e: &dyn std::fmt::Display| RoomError::Load(e.to_string());
-        if let Some(state) = snapshot {
-            let update = Update::decode_v2(state).map_err(|e| load(&e))?;
-            txn.apply_update(update).map_err(|e| load(&e))?;
-        }
-        for record in tail {
-            let update = Update::decode_v1(&record.update).map_err(|e| load(&e))?;
-            txn.apply_update(update).map_err(|e| load(&e))?;
-        }
-    }
-    Ok(doc)
 }

@@ -1,0 +1,251 @@
+//! The HTTP surface: the router, the shared state, and `ApiError`, the one mapping of
+//! failures to status codes and short JSON bodies. Details of a failure go to the log,
+//! not the client. Handlers live beside this file, one file per kind of resource; every
+//! one of them that touches a document asks the [`Caller`] for a role first.
+
+mod caller;
+mod docs;
+mod invites;
+mod me;
+mod pages;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::auth::{Auth, AuthError};
+use crate::connection::ConnectionSettings;
+use crate::metrics::Metrics;
+use crate::name::DocName;
+use crate::rooms::{Rooms, RoomsError};
+use crate::store::{Store, StoreError};
+
+pub use caller::Operator;
+pub use docs::{purge_expired, seed_demo};
+
+/// The Content-Security-Policy the web app is built to satisfy: no inline scripts, no
+/// inline style sheets; inline style attributes only (editor carets are coloured that way).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    style-src-attr 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; \
+    font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub rooms: Rooms,
+    pub auth: Auth,
+    pub metrics: Arc<Metrics>,
+    pub connection: ConnectionSettings,
+    pub max_connections: usize,
+    pub links: Links,
+}
+
+/// How the server names itself in links it hands out, and which other origins it trusts.
+#[derive(Clone, Debug)]
+pub struct Links {
+    /// `--public-url`, if set: used for every link, and it decides `Secure` cookies.
+    pub public_url: Option<String>,
+    /// `http://ADDR` of the listener, for links made on the control socket.
+    pub listen_url: String,
+    /// `--allowed-origins`: browser origins besides our own allowed to call us.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Links {
+    /// The base (`scheme://host[:port]`) of links answered to this request.
+    pub fn base(&self, headers: &HeaderMap, operator: bool) -> String {
+        if let Some(url) = &self.public_url {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        match host {
+            Some(host) if !operator => format!("{}://{host}", self.scheme(headers)),
+            _ => self.listen_url.clone(),
+        }
+    }
+
+    /// Whether the browser talks to us over https (directly configured, or through a
+    /// proxy that says so): then cookies are `Secure`.
+    pub fn secure(&self, headers: &HeaderMap) -> bool {
+        self.scheme(headers) == "https"
+    }
+
+    fn scheme(&self, headers: &HeaderMap) -> &'static str {
+        let configured = self
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+        let forwarded = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+        if configured || forwarded {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/me", get(me::show).patch(me::rename))
+        .route("/api/session", post(me::sign_in).delete(me::sign_out))
+        .route("/api/admin/link", post(me::admin_link))
+        .route("/api/audit", get(invites::server_audit))
+        .route("/api/trash", get(docs::trash))
+        .route("/api/docs", get(docs::list).post(docs::create))
+        .route(
+            "/api/docs/{doc}",
+            get(docs::show).patch(docs::rename).delete(docs::remove),
+        )
+        .route("/api/docs/{doc}/restore", post(docs::restore))
+        .route("/api/docs/{doc}/text", get(docs::text))
+        .route("/api/docs/{doc}/audit", get(invites::audit))
+        .route(
+            "/api/docs/{doc}/invites",
+            get(invites::list).post(invites::create),
+        )
+        .route("/api/docs/{doc}/invites/{id}", delete(invites::revoke))
+        .route("/api/invites/{id}", delete(invites::revoke_by_id))
+        .route(
+            "/api/docs/{doc}/invites/{id}/people/{person}",
+            delete(invites::revoke_person),
+        );
+    Router::new()
+        .route("/", get(pages::page))
+        .route("/d/{doc}", get(pages::page))
+        .route("/assets/{*path}", get(pages::asset))
+        .route("/sw.js", get(pages::service_worker))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(pages::metrics))
+        .route("/ws/{doc}", get(ws::websocket))
+        .merge(api)
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(state)
+}
+
+/// Every way a request can fail, as the client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Gone(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let body = Json(serde_json::json!({ "error": self.to_string() }));
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+                    headers.insert(header::RETRY_AFTER, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<RoomsError> for ApiError {
+    fn from(e: RoomsError) -> Self {
+        match e {
+            RoomsError::ShuttingDown => ApiError::Unavailable("the server is shutting down"),
+            RoomsError::TooManyDocs => {
+                ApiError::Unavailable("too many open documents, try again later")
+            }
+            RoomsError::Room(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing | AuthError::Unknown => ApiError::Unauthorized(e.to_string()),
+            AuthError::Revoked | AuthError::Expired | AuthError::Full => {
+                ApiError::Forbidden(e.to_string())
+            }
+            AuthError::Limited(seconds) => ApiError::TooManyRequests {
+                message: e.to_string(),
+                retry_after: seconds,
+            },
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn doc_name(raw: &str) -> Result<DocName, ApiError> {
+    DocName::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// The answer for a request whose caller lacks the role for it.
+fn forbidden() -> ApiError {
+    ApiError::Forbidden("your role does not allow this".into())
+}
+
+/// How long a deleted document stays restorable.
+pub const TRASH_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
