@@ -7,7 +7,7 @@ use crate::support::TestServer;
 #[tokio::test]
 async fn a_fresh_server_lists_the_demo_document_and_renders_it() {
     let server = TestServer::start().await;
-    let docs: Value = reqwest::get(server.url("/api/docs"))
+    let docs: Value = crate::support::admin_get(server.url("/api/docs"))
         .await
         .unwrap()
         .json()
@@ -18,7 +18,7 @@ async fn a_fresh_server_lists_the_demo_document_and_renders_it() {
     assert_eq!(docs[0]["title"], "Bildungsleitbild – Entwurf");
     assert!(docs[0]["size"].as_u64().unwrap() > 0);
 
-    let md = reqwest::get(server.url("/api/docs/bildungsleitbild/text?format=md"))
+    let md = crate::support::admin_get(server.url("/api/docs/bildungsleitbild/text?format=md"))
         .await
         .unwrap();
     assert_eq!(md.headers()["content-type"], "text/markdown; charset=utf-8");
@@ -30,14 +30,14 @@ async fn a_fresh_server_lists_the_demo_document_and_renders_it() {
     ] {
         assert!(md.contains(heading), "{heading} missing in:\n{md}");
     }
-    let html = reqwest::get(server.url("/api/docs/bildungsleitbild/text?format=html"))
+    let html = crate::support::admin_get(server.url("/api/docs/bildungsleitbild/text?format=html"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
     assert!(html.contains("<h2>Frühe Bildung</h2>"), "{html}");
-    let txt = reqwest::get(server.url("/api/docs/bildungsleitbild/text?format=txt"))
+    let txt = crate::support::admin_get(server.url("/api/docs/bildungsleitbild/text?format=txt"))
         .await
         .unwrap()
         .text()
@@ -49,7 +49,7 @@ async fn a_fresh_server_lists_the_demo_document_and_renders_it() {
 #[tokio::test]
 async fn creating_documents() {
     let server = TestServer::start().await;
-    let http = reqwest::Client::new();
+    let http = crate::support::admin_http();
     let create = |title: Value| http.post(server.url("/api/docs")).json(&title).send();
 
     let created = create(json!({"title": "Übergang Schule–Beruf"}))
@@ -71,23 +71,24 @@ async fn creating_documents() {
         .unwrap();
     assert_ne!(again["id"], created["id"]);
 
-    let one: Value = reqwest::get(server.url("/api/docs/uebergang-schule-beruf"))
+    let one: Value = crate::support::admin_get(server.url("/api/docs/uebergang-schule-beruf"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(one["title"], "Übergang Schule–Beruf");
-    let list: Value = reqwest::get(server.url("/api/docs"))
+    let list: Value = crate::support::admin_get(server.url("/api/docs"))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(list.as_array().unwrap().len(), 3);
-    let empty = reqwest::get(server.url("/api/docs/uebergang-schule-beruf/text?format=txt"))
-        .await
-        .unwrap();
+    let empty =
+        crate::support::admin_get(server.url("/api/docs/uebergang-schule-beruf/text?format=txt"))
+            .await
+            .unwrap();
     assert_eq!(empty.status(), 200);
     assert_eq!(empty.text().await.unwrap(), "");
 
@@ -125,10 +126,10 @@ async fn unknown_documents_and_paths_are_404_with_json() {
         "/no/such/page",
         "/assets/missing.js",
     ] {
-        let response = reqwest::get(server.url(path)).await.unwrap();
+        let response = crate::support::admin_get(server.url(path)).await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
     }
-    let body: Value = reqwest::get(server.url("/api/docs/nope"))
+    let body: Value = crate::support::admin_get(server.url("/api/docs/nope"))
         .await
         .unwrap()
         .json()
@@ -141,7 +142,7 @@ async fn unknown_documents_and_paths_are_404_with_json() {
 async fn pages_carry_a_strict_csp_and_revalidate() {
     let server = TestServer::start().await;
     for path in ["/", "/d/bildungsleitbild"] {
-        let page = reqwest::get(server.url(path)).await.unwrap();
+        let page = crate::support::admin_get(server.url(path)).await.unwrap();
         assert_eq!(page.status(), 200);
         let csp = page.headers()["content-security-policy"]
             .to_str()
@@ -153,7 +154,7 @@ async fn pages_carry_a_strict_csp_and_revalidate() {
         );
         assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
         let etag = page.headers()["etag"].clone();
-        let again = reqwest::Client::new()
+        let again = crate::support::admin_http()
             .get(server.url(path))
             .header("if-none-match", etag)
             .send()
@@ -162,7 +163,9 @@ async fn pages_carry_a_strict_csp_and_revalidate() {
         assert_eq!(again.status(), 304);
     }
     // The service worker is served from the root, so that its scope covers every page.
-    let worker = reqwest::get(server.url("/sw.js")).await.unwrap();
+    let worker = crate::support::admin_get(server.url("/sw.js"))
+        .await
+        .unwrap();
     assert_eq!(worker.status(), 200);
     assert_eq!(
         worker.headers()["content-type"],
@@ -174,7 +177,7 @@ async fn pages_carry_a_strict_csp_and_revalidate() {
         .unwrap()
         .contains("addEventListener('fetch'"));
     assert_eq!(
-        reqwest::get(server.url("/healthz"))
+        crate::support::admin_get(server.url("/healthz"))
             .await
             .unwrap()
             .text()
@@ -187,7 +190,7 @@ async fn pages_carry_a_strict_csp_and_revalidate() {
 #[tokio::test]
 async fn a_local_copy_of_an_earlier_document_is_refused_with_4409() {
     let server = TestServer::start().await;
-    let entry: Value = reqwest::get(server.url("/api/docs/bildungsleitbild"))
+    let entry: Value = crate::support::admin_get(server.url("/api/docs/bildungsleitbild"))
         .await
         .unwrap()
         .json()
@@ -196,7 +199,7 @@ async fn a_local_copy_of_an_earlier_document_is_refused_with_4409() {
     let created = entry["created_at"].as_u64().unwrap();
     let url = server.ws_url("bildungsleitbild");
 
-    let current = crate::support::Client::connect(&format!("{url}?created={created}")).await;
+    let current = crate::support::Client::connect(&format!("{url}&created={created}")).await;
     assert!(
         current.text().is_empty(),
         "the test client reads the text type, not the fragment"
@@ -204,7 +207,7 @@ async fn a_local_copy_of_an_earlier_document_is_refused_with_4409() {
     assert!(!current.is_disconnected());
 
     let stale =
-        crate::support::Client::connect_unsynced(&format!("{url}?created={}", created - 1)).await;
+        crate::support::Client::connect_unsynced(&format!("{url}&created={}", created - 1)).await;
     let (code, reason) = stale.closed().await.expect("a close frame");
     assert_eq!(code, 4409, "{reason}");
     // Without the parameter (any Yjs client) nothing changes.

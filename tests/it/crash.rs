@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::support::Client;
+use crate::support::{Client, ADMIN};
 
 /// The server binary next to this test binary (`target/<profile>/leitbild`), or
 /// `$LEITBILD_BIN`.
@@ -38,7 +38,14 @@ async fn spawn(data: &Path) -> (Child, String) {
 /// Like [`spawn`], with extra `serve` flags.
 async fn spawn_with(data: &Path, flags: &[&str]) -> (Child, String) {
     let mut child = Command::new(binary())
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--admin-token",
+            ADMIN,
+            "--data",
+        ])
         .arg(data)
         .args(flags)
         .env("LEITBILD_LOG", "warn")
@@ -67,7 +74,7 @@ async fn sigkill_loses_nothing_a_watcher_saw() {
     let mut expected_prefix = String::new();
     for round in 0..5 {
         let (mut server, addr) = spawn(dir.path()).await;
-        let url = format!("ws://{addr}/ws/crash");
+        let url = format!("ws://{addr}/ws/crash?token={ADMIN}");
         let writer = Client::connect(&url).await;
         let watcher = Client::connect(&url).await;
         assert!(
@@ -97,7 +104,7 @@ async fn sigkill_loses_nothing_a_watcher_saw() {
         let _ = streaming.await;
 
         let (mut server, addr) = spawn(dir.path()).await;
-        let check = Client::connect(&format!("ws://{addr}/ws/crash")).await;
+        let check = Client::connect(&format!("ws://{addr}/ws/crash?token={ADMIN}")).await;
         assert!(
             check.text().starts_with(&seen),
             "round {round}: lost edits the watcher had seen:\nseen {seen:?}\ngot  {:?}",
@@ -113,7 +120,7 @@ async fn sigkill_loses_nothing_a_watcher_saw() {
 async fn sigterm_shuts_down_cleanly_and_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let (mut server, addr) = spawn(dir.path()).await;
-    let url = format!("ws://{addr}/ws/term");
+    let url = format!("ws://{addr}/ws/term?token={ADMIN}");
     let writer = Client::connect(&url).await;
     let watcher = Client::connect(&url).await;
     for i in 0..50 {
@@ -135,7 +142,7 @@ async fn sigterm_shuts_down_cleanly_and_keeps_everything() {
     );
 
     let (_server, addr) = spawn(dir.path()).await;
-    let check = Client::connect(&format!("ws://{addr}/ws/term")).await;
+    let check = Client::connect(&format!("ws://{addr}/ws/term?token={ADMIN}")).await;
     assert_eq!(check.text(), watcher.text());
 }
 
@@ -146,7 +153,7 @@ async fn sigkill_after_unload_and_compaction_loses_nothing() {
     let flags = ["--idle-unload-secs", "1"];
     let dir = tempfile::tempdir().unwrap();
     let (mut server, addr) = spawn_with(dir.path(), &flags).await;
-    let url = format!("ws://{addr}/ws/compacted");
+    let url = format!("ws://{addr}/ws/compacted?token={ADMIN}");
     let writer = Client::connect(&url).await;
     let watcher = Client::connect(&url).await;
     for i in 0..10 {
@@ -172,7 +179,7 @@ async fn sigkill_after_unload_and_compaction_loses_nothing() {
     server.wait().await.expect("server exits");
 
     let (_server, addr) = spawn_with(dir.path(), &flags).await;
-    let check = Client::connect(&format!("ws://{addr}/ws/compacted")).await;
+    let check = Client::connect(&format!("ws://{addr}/ws/compacted?token={ADMIN}")).await;
     assert_eq!(
         check.text(),
         seen,

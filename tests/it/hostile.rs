@@ -253,9 +253,10 @@ async fn write_paragraph(client: &Client, text: &str) {
 }
 
 async fn markdown(server: &TestServer, doc: &str) -> String {
-    let response = reqwest::get(server.url(&format!("/api/docs/{doc}/text?format=md")))
-        .await
-        .expect("GET text");
+    let response =
+        crate::support::admin_get(server.url(&format!("/api/docs/{doc}/text?format=md")))
+            .await
+            .expect("GET text");
     assert_eq!(response.status(), 200);
     response.text().await.expect("body")
 }
@@ -498,7 +499,7 @@ async fn invalid_document_names_are_refused_with_400() {
         }
     }
     let url = server.url("/api/docs/..%2F/text");
-    let response = reqwest::get(&url).await.expect("GET");
+    let response = crate::support::admin_get(&url).await.expect("GET");
     let status = response.status().as_u16();
     assert_bad_request(&url, status, &response.bytes().await.unwrap());
 }
@@ -508,7 +509,7 @@ async fn unknown_text_format_is_refused_with_400() {
     let server = TestServer::start().await;
     let _good = good_writer(&server, "formats").await;
     let url = server.url("/api/docs/formats/text?format=pdf");
-    let response = reqwest::get(&url).await.expect("GET");
+    let response = crate::support::admin_get(&url).await.expect("GET");
     let status = response.status().as_u16();
     assert_bad_request(&url, status, &response.bytes().await.unwrap());
 }

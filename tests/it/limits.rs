@@ -5,36 +5,14 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::support::{Client, TestServer, WAIT};
-
-async fn metric(server: &TestServer, name: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
-        .parse()
-        .unwrap()
-}
-
-async fn upgrade_status(server: &TestServer, doc: &str) -> u16 {
-    match tokio_tungstenite::connect_async(server.ws_url(doc)).await {
-        Ok(_) => 101,
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(e) => panic!("unexpected error {e}"),
-    }
-}
+use crate::support::{metric, Client, TestServer, WAIT};
 
 #[tokio::test]
 async fn connections_over_the_cap_get_503() {
     let server = TestServer::start_with(|c| c.max_connections = 2).await;
     let _a = server.connect("cap").await;
     let _b = server.connect("cap").await;
-    assert_eq!(upgrade_status(&server, "cap").await, 503);
+    assert_eq!(upgrade_status_of(&server, "cap").await, 503);
     assert_eq!(
         metric(
             &server,
@@ -54,7 +32,7 @@ async fn documents_over_the_cap_get_503_and_free_up_when_idle() {
     .await;
     let a = server.connect("one").await;
     a.append("kept").await;
-    assert_eq!(upgrade_status(&server, "two").await, 503);
+    assert_eq!(upgrade_status_of(&server, "two").await, 503);
     a.close().await;
 
     // Without peers the document is persisted and unloaded, which frees the slot.
@@ -259,4 +237,8 @@ async fn a_sync_request_flood_from_a_peer_that_does_not_read_ends_in_1013() {
     // Everyone else carries on.
     writer.append("!").await;
     watcher.wait_for(|w| w.text().ends_with('!')).await;
+}
+
+async fn upgrade_status_of(server: &TestServer, doc: &str) -> u16 {
+    crate::support::upgrade_status(&server.ws_url(doc), &[]).await
 }

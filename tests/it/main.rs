@@ -1,5 +1,6 @@
 //! Leitbild's integration tests: one binary, real sockets on port 0, temporary data dirs.
 
+mod access;
 mod api;
 mod crash;
 mod durability;

@@ -18,6 +18,61 @@ use yrs::{ClientID, Doc, GetString, Options, ReadTxn, Text, Transact, Update};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The admin token every test server is started with.
+pub const ADMIN: &str = "test-admin-token-0123456789abcdef";
+
+/// An HTTP client that signs every request in as admin.
+pub fn admin_http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let bearer = format!("Bearer {ADMIN}");
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&bearer).expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// The value of a Prometheus metric of the server (the first line that names it).
+pub async fn metric(server: &TestServer, name: &str) -> f64 {
+    let text = admin_get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// The HTTP status a websocket upgrade to `url` gets (101 when it is accepted), with
+/// extra request headers.
+pub async fn upgrade_status(url: &str, headers: &[(&str, &str)]) -> u16 {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().expect("request");
+    for (name, value) in headers {
+        request.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => 101,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+/// `GET url` as admin.
+pub async fn admin_get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    admin_http().get(url).send().await
+}
+
 /// A running server with its own data directory.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -48,6 +103,7 @@ impl TestServer {
         let mut config = leitbild::Config {
             data: data.to_path_buf(),
             addr,
+            admin_token: Some(leitbild::config::Secret(ADMIN.into())),
             ..Default::default()
         };
         tune(&mut config);
@@ -93,8 +149,18 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// The websocket URL of `doc`, signed in as admin.
     pub fn ws_url(&self, doc: &str) -> String {
-        format!("ws://{}/ws/{}", self.addr, doc)
+        format!("ws://{}/ws/{}?token={ADMIN}", self.addr, doc)
+    }
+
+    /// The websocket URL of `doc` with `token` (none if empty).
+    pub fn ws_url_with(&self, doc: &str, token: &str) -> String {
+        if token.is_empty() {
+            format!("ws://{}/ws/{}", self.addr, doc)
+        } else {
+            format!("ws://{}/ws/{}?token={token}", self.addr, doc)
+        }
     }
 
     pub async fn connect(&self, doc: &str) -> Client {
@@ -125,6 +191,8 @@ struct ClientState {
     awareness: std::collections::HashMap<u64, String>,
     close: Option<(u16, String)>,
     disconnected: bool,
+    /// Reasons of the permission-denied messages the server sent.
+    denied: Vec<String>,
 }
 
 impl Client {
@@ -150,7 +218,26 @@ impl Client {
     /// Connects with a document that may hold edits made while offline; they reach the
     /// server in the client's answer to the server's sync step 1, as with y-websocket.
     pub async fn connect_with(url: &str, doc: Doc) -> Client {
-        let (socket, _) = tokio_tungstenite::connect_async(url)
+        Self::connect_request(url, &[], doc).await
+    }
+
+    /// Connects with extra request headers (an Origin, a Cookie), and waits for the sync.
+    pub async fn connect_with_headers(url: &str, headers: &[(&str, &str)]) -> Client {
+        let client = Self::connect_request(url, headers, Self::new_doc()).await;
+        client.wait_for(|c| c.is_synced()).await;
+        client
+    }
+
+    async fn connect_request(url: &str, headers: &[(&str, &str)], doc: Doc) -> Client {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = url.into_client_request().expect("request");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(request)
             .await
             .expect("websocket connects");
         let (mut sink, mut stream) = socket.split();
@@ -187,6 +274,9 @@ impl Client {
                             }
                             Message::Sync(SyncMessage::Update(update)) => {
                                 apply(&reader_doc, &update)
+                            }
+                            Message::Auth(Some(reason)) => {
+                                reader_state.lock().unwrap().denied.push(reason);
                             }
                             Message::Awareness(update) => {
                                 {
@@ -299,6 +389,11 @@ impl Client {
     /// The JSON awareness state of a remote client, as last received.
     pub fn state_of(&self, id: u64) -> Option<String> {
         self.state.lock().unwrap().awareness.get(&id).cloned()
+    }
+
+    /// The reasons of the permission-denied messages received so far.
+    pub fn denied(&self) -> Vec<String> {
+        self.state.lock().unwrap().denied.clone()
     }
 
     pub fn is_synced(&self) -> bool {

@@ -80,13 +80,13 @@ async fn a_peer_cannot_set_another_clients_awareness() {
             yrs::ClientID::new(b.client_id()),
             yrs::sync::awareness::AwarenessUpdateEntry {
                 clock: 7,
-                json: r#"{"user":{"name":"Mallory"}}"#.into(),
+                json: r#"{"user":{"color":"Mallory"}}"#.into(),
             },
         )]
         .into(),
     };
     a.send(yrs::sync::Message::Awareness(forged)).await;
-    a.set_awareness(r#"{"user":{"name":"Anna 2"}}"#).await;
+    a.set_awareness(r#"{"user":{"color":"Anna 2"}}"#).await;
     let watcher = server.connect("own").await;
     watcher.wait_for(|w| w.present().contains(&a_id)).await;
     assert_eq!(watcher.present(), vec![a_id], "only a's own state exists");
@@ -109,11 +109,11 @@ async fn a_live_peers_presence_cannot_be_taken_over() {
     let mut mallory = Client::connect_with(&server.ws_url("again"), same).await;
     for _ in 0..3 {
         mallory
-            .set_awareness(r#"{"user":{"name":"Mallory"}}"#)
+            .set_awareness(r#"{"user":{"color":"Mallory"}}"#)
             .await;
     }
     // Anna's own next state still goes through; Mallory's never did.
-    anna.set_awareness(r#"{"user":{"name":"Anna 2"}}"#).await;
+    anna.set_awareness(r#"{"user":{"color":"Anna 2"}}"#).await;
     watcher
         .wait_for(|w| w.state_of(id).is_some_and(|s| s.contains("Anna 2")))
         .await;
@@ -128,7 +128,7 @@ async fn a_live_peers_presence_cannot_be_taken_over() {
     watcher.wait_for(|w| w.present().is_empty()).await;
     for _ in 0..3 {
         mallory
-            .set_awareness(r#"{"user":{"name":"Anna (neu)"}}"#)
+            .set_awareness(r#"{"user":{"color":"Anna (neu)"}}"#)
             .await;
     }
     watcher
@@ -139,7 +139,7 @@ async fn a_live_peers_presence_cannot_be_taken_over() {
 #[tokio::test]
 async fn unknown_query_parameters_are_ignored() {
     let server = TestServer::start().await;
-    let a = Client::connect(&format!("{}?token=abc&x=1", server.ws_url("query"))).await;
+    let a = Client::connect(&format!("{}&x=1&y", server.ws_url("query"))).await;
     a.append("hallo").await;
     let b = server.connect("query").await;
     b.wait_for(|b| b.text() == "hallo").await;
