@@ -1,72 +1,10 @@
 //! The crash test: SIGKILL the real `leitbild` binary while one client streams edits and
 //! another watches; after a restart every edit the watcher had seen must be there.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
+use crate::binary::{spawn, spawn_with};
 use crate::support::{Client, ADMIN};
-
-/// The server binary next to this test binary (`target/<profile>/leitbild`), or
-/// `$LEITBILD_BIN`.
-fn binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("LEITBILD_BIN") {
-        return path.into();
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("leitbild"))
-        .expect("target dir");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p leitbild` first (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-/// Starts the binary on port 0 and returns it with the address it printed.
-async fn spawn(data: &Path) -> (Child, String) {
-    spawn_with(data, &[]).await
-}
-
-/// Like [`spawn`], with extra `serve` flags.
-async fn spawn_with(data: &Path, flags: &[&str]) -> (Child, String) {
-    let mut child = Command::new(binary())
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--admin-token",
-            ADMIN,
-            "--data",
-        ])
-        .arg(data)
-        .args(flags)
-        .env("LEITBILD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server starts");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(rest) = line.split("http://").nth(1) {
-                return rest.split('/').next().expect("address").to_owned();
-            }
-        }
-        panic!("server exited before printing its address");
-    })
-    .await
-    .expect("server prints its address");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_loses_nothing_a_watcher_saw() {

@@ -2,9 +2,11 @@
 
 mod access;
 mod api;
+mod binary;
 mod crash;
 mod durability;
 mod hostile;
 mod limits;
+mod operator;
 mod support;
 mod sync;
