@@ -33,9 +33,12 @@ pub enum Incoming {
     Other,
 }
 
-/// Open `ws://HOST/ws/{doc}` with Nagle disabled (latency is what we measure).
-pub async fn connect(ws_base: &str, doc: &str) -> Result<Ws> {
-    let url = format!("{ws_base}/ws/{doc}");
+/// Open `ws://HOST/ws/{doc}[?token=…]` with Nagle disabled (latency is what we measure).
+pub async fn connect(ws_base: &str, doc: &str, token: Option<&str>) -> Result<Ws> {
+    let url = match token {
+        Some(token) => format!("{ws_base}/ws/{doc}?token={token}"),
+        None => format!("{ws_base}/ws/{doc}"),
+    };
     let (ws, _response) = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
         .await
         .with_context(|| format!("connecting to {url}"))?;
@@ -130,10 +133,11 @@ pub async fn handshake(ws: &mut Ws, doc: &Doc) -> Result<(Vec<u8>, Vec<Vec<u8>>)
 pub async fn connect_synced(
     ws_base: &str,
     doc_name: &str,
+    token: Option<&str>,
     doc: &Doc,
 ) -> Result<(Ws, Vec<u8>, Vec<Vec<u8>>)> {
     tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        let mut ws = connect(ws_base, doc_name).await?;
+        let mut ws = connect(ws_base, doc_name, token).await?;
         let (step2, early) = handshake(&mut ws, doc).await?;
         Ok((ws, step2, early))
     })

@@ -112,13 +112,14 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     let mut server =
         ServerProcess::start(&args.server.server_bin, &work.data(), &work.log("run")).await?;
     let base = server.ws_base();
+    let token = server.credential(&args.doc, args.server.auth).await?;
 
     // Observers first, each synced before the writer starts.
     let mut observers = Vec::with_capacity(args.observers);
     for i in 0..args.observers {
         let doc = (i < args.full_observers).then(text_doc);
         let handshake_doc = doc.clone().unwrap_or_default();
-        let (ws, step2, early) = client::connect_synced(&base, &args.doc, &handshake_doc)
+        let (ws, step2, early) = client::connect_synced(&base, &args.doc, token.as_deref(), &handshake_doc)
             .await
             .with_context(|| format!("observer {i}"))?;
         let progress = progress.clone();
@@ -134,7 +135,7 @@ pub async fn run(args: IngestArgs) -> Result<()> {
             .with_context(|| format!("observer {i}"))
         }));
     }
-    let (ws, _, _) = client::connect_synced(&base, &args.doc, &Doc::new())
+    let (ws, _, _) = client::connect_synced(&base, &args.doc, token.as_deref(), &Doc::new())
         .await
         .context("writer")?;
     let (mut sink, mut stream) = ws.split();
@@ -240,8 +241,9 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     let server =
         ServerProcess::start(&args.server.server_bin, &work.data(), &work.log("restart")).await?;
     let base = server.ws_base();
-    let cold = load(&base, &args.doc).await.context("cold load")?;
-    let warm = load(&base, &args.doc).await.context("warm load")?;
+    let token = token.as_deref();
+    let cold = load(&base, &args.doc, token).await.context("cold load")?;
+    let warm = load(&base, &args.doc, token).await.context("warm load")?;
     let memory_after_load = server.memory()?;
     server
         .stop()
@@ -488,9 +490,10 @@ struct Load {
 
 /// Connect a fresh client, send SyncStep1 with an empty state vector and time the full
 /// SyncStep2; then decode it and render the text.
-async fn load(base: &str, doc_name: &str) -> Result<Load> {
+async fn load(base: &str, doc_name: &str, token: Option<&str>) -> Result<Load> {
     let t0 = now_ns();
-    let mut ws = tokio::time::timeout(client::HANDSHAKE_TIMEOUT, client::connect(base, doc_name))
+    let connect = client::connect(base, doc_name, token);
+    let mut ws = tokio::time::timeout(client::HANDSHAKE_TIMEOUT, connect)
         .await
         .context("connect timed out")??;
     let t1 = now_ns();

@@ -40,6 +40,10 @@ pub struct ServerOpts {
     /// Keep the temporary data dir and server logs after the run.
     #[arg(long)]
     keep: bool,
+    /// The credential the clients connect with: an editor invite per document (what
+    /// people use), the admin token, or none (a server from before access control).
+    #[arg(long, value_enum, default_value = "editor")]
+    auth: server::Auth,
 }
 
 fn main() -> Result<()> {

@@ -64,6 +64,8 @@ struct Plan {
     /// Send time of update `seq` of client `k` at `k * quota + seq`.
     sent_ns: Vec<AtomicU64>,
     decode_only: bool,
+    /// The token clients of document `d` connect with.
+    tokens: Vec<Option<String>>,
 }
 
 impl Plan {
@@ -132,7 +134,7 @@ pub async fn run(args: ManyArgs, open_files: u64) -> Result<()> {
     } else {
         (args.rate * args.seconds).round().max(1.0) as u32
     };
-    let plan = Arc::new(Plan {
+    let mut plan = Arc::new(Plan {
         clients: args.clients,
         docs: args.docs,
         rate: args.rate,
@@ -141,11 +143,19 @@ pub async fn run(args: ManyArgs, open_files: u64) -> Result<()> {
             .map(|_| AtomicU64::new(0))
             .collect(),
         decode_only: args.decode_only,
+        tokens: Vec::new(),
     });
 
     let work = WorkDir::create(args.server.keep)?;
     let mut server =
         ServerProcess::start(&args.server.server_bin, &work.data(), &work.log("run")).await?;
+    let mut tokens = Vec::with_capacity(args.docs);
+    for d in 0..args.docs {
+        tokens.push(server.credential(&format!("many-{d}"), args.server.auth).await?);
+    }
+    Arc::get_mut(&mut plan)
+        .context("the plan is not shared yet")?
+        .tokens = tokens;
     let memory_base = server.memory()?;
     let base: Arc<str> = server.ws_base().into();
 
@@ -367,7 +377,8 @@ async fn run_client(
     });
     let text = doc.get_or_insert_text(TEXT);
     let permit = gate.acquire().await?;
-    let (mut ws, step2, early) = client::connect_synced(base, &plan.doc_name(k), &doc).await?;
+    let token = plan.tokens[plan.doc_of(k)].as_deref();
+    let (mut ws, step2, early) = client::connect_synced(base, &plan.doc_name(k), token, &doc).await?;
     drop(permit);
 
     let quota = plan.quota as usize;

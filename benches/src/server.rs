@@ -56,6 +56,21 @@ impl Drop for WorkDir {
     }
 }
 
+/// The admin token the server under test is started with (through the environment, so
+/// a server from before access control, which knows no such flag, starts too).
+const ADMIN_TOKEN: &str = "leitbild-bench-admin-token-0123456789";
+
+/// How the benchmark's clients authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Auth {
+    /// One editor invite per document, as people join.
+    Editor,
+    /// The admin token.
+    Admin,
+    /// No credential (servers from before access control).
+    None,
+}
+
 /// A running `leitbild serve`. Killed (SIGKILL) if dropped without `stop`, so a failed
 /// benchmark never leaves a server behind.
 pub struct ServerProcess {
@@ -91,6 +106,7 @@ impl ServerProcess {
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(data)
+            .env("LEITBILD_ADMIN_TOKEN", ADMIN_TOKEN)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log_file))
@@ -136,15 +152,57 @@ impl ServerProcess {
 
     /// The server's `GET /metrics` text.
     pub async fn metrics(&self) -> Result<String> {
+        Ok(self.http("GET", "/metrics", None).await?.1)
+    }
+
+    /// One HTTP/1.0 request as admin; the status and the body.
+    async fn http(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await?;
-        stream
-            .write_all(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
-            .await?;
+        let body = body.unwrap_or("");
+        let request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: bench\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await?;
         let mut response = String::new();
         stream.read_to_string(&mut response).await?;
-        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-        Ok(body.to_owned())
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("no HTTP status")?;
+        Ok((status, body.to_owned()))
+    }
+
+    /// The token clients of `doc` connect with. For `Auth::Editor` the document is created
+    /// (as admin) and an editor invite made for it; a server that answers 404 to invites
+    /// predates access control and needs `--auth none`.
+    pub async fn credential(&self, doc: &str, auth: Auth) -> Result<Option<String>> {
+        match auth {
+            Auth::None => return Ok(None),
+            Auth::Admin => return Ok(Some(ADMIN_TOKEN.to_owned())),
+            Auth::Editor => {}
+        }
+        let invite = format!(r#"{{"role":"editor","name":"Bench {doc}"}}"#);
+        let path = format!("/api/docs/{doc}/invites");
+        let (mut status, mut body) = self.http("POST", &path, Some(&invite)).await?;
+        if status == 404 {
+            let title = format!(r#"{{"title":"{doc}"}}"#);
+            let (created, answer) = self.http("POST", "/api/docs", Some(&title)).await?;
+            if created != 201 || !answer.contains(&format!(r#""id":"{doc}""#)) {
+                bail!("cannot create {doc} ({created} {answer}); does this server predate access control? try --auth none");
+            }
+            (status, body) = self.http("POST", &path, Some(&invite)).await?;
+        }
+        if status != 201 {
+            bail!("cannot invite to {doc}: {status} {body}");
+        }
+        let answer: serde_json::Value = serde_json::from_str(&body)?;
+        let token = answer["token"].as_str().context("invite without token")?;
+        Ok(Some(token.to_owned()))
     }
 
     /// Fail if the server has exited on its own.
