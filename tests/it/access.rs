@@ -954,3 +954,53 @@ async fn log_records_carry_the_identity_that_made_them() {
     assert_eq!(authors, expected);
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_revoked_member_of_a_group_link_is_out_and_stays_out_in_that_browser() {
+    let server = TestServer::start().await;
+    let doc = create_doc(&server, "Mitglieder").await;
+    let group = invite(
+        &server,
+        &doc,
+        json!({"role": "editor", "kind": "group", "group": "Schulen"}),
+    )
+    .await;
+    let link = format!("/d/{doc}?token={}", token(&group));
+    let (_, session, _) = open_link(&server, &link, None).await;
+    let session = session.unwrap();
+    let cookie = format!("leitbild_session={session}");
+    let own = same_origin(&server);
+    let member = Client::connect_with_headers(
+        &server.ws_url_with(&doc, ""),
+        &[("cookie", cookie.as_str()), ("origin", own.as_str())],
+    )
+    .await;
+    let (_, other, _) = open_link(&server, &link, None).await;
+
+    let id = group["id"].as_str().unwrap();
+    let revoked = admin_http()
+        .delete(server.url(&format!("/api/docs/{doc}/invites/{id}/people/1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let listed: Value = revoked.json().await.unwrap();
+    assert!(listed["members"][0]["revoked_at"].is_string());
+    assert_eq!(member.closed().await.map(|c| c.0), Some(4403));
+    let me = |session: &str| {
+        browser()
+            .get(server.url("/api/me"))
+            .header("cookie", format!("leitbild_session={session}"))
+            .send()
+    };
+    assert_eq!(me(&session).await.unwrap().status(), 403);
+    assert_eq!(
+        me(&other.unwrap()).await.unwrap().status(),
+        200,
+        "the other member stays"
+    );
+    // Reopening the link in the same browser does not make a new person of them.
+    let (location, _, _) = open_link(&server, &link, Some(&session)).await;
+    assert_eq!(location, format!("/d/{doc}?signin=revoked"));
+    assert_eq!(me(&session).await.unwrap().status(), 403);
+}

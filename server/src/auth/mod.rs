@@ -321,9 +321,10 @@ impl Auth {
             |g| matches!(g, Grant::Invite { invite, person: Some(_) } if *invite == invite_id),
         );
         if let Some(grant) = member_already {
-            if self.resolve(std::slice::from_ref(grant)).is_ok() {
-                return Ok(grant.clone());
-            }
+            // The same browser again: the same person, also when that person was revoked
+            // (reopening the link must not make a revoked member a new one).
+            self.resolve(std::slice::from_ref(grant))?;
+            return Ok(grant.clone());
         }
         let now = now_ms();
         match store.join_group(invite_id, now, "")? {
