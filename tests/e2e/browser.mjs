@@ -1,7 +1,8 @@
-// browser.mjs — launches the system Chromium and opens the Leitbild editor as a named user.
+// browser.mjs — launches the system Chromium, signs browser contexts in (admin token or invite
+// link, as a person would open them) and opens the Leitbild editor as a named person.
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
+import { startServer, createInvite, ADMIN_TOKEN } from './server.mjs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,20 +65,50 @@ export async function recordCsp(context) {
 export const cspViolations = (page) => page.evaluate(() => window.__csp ?? []);
 
 /**
- * Open `/d/{docId}` in `context`, answer the name dialog with `name` (the real dialog, as a user
- * would on a first visit) and wait until the provider has synced with the server. With `problems`,
- * the page's errors are recorded there from before it loads, so start-up errors count too.
+ * Sign `context` in by opening `link` (an invite link, or `/?token=…`) the way a browser does:
+ * the server answers 303 with the session cookie. Resolves with the address it ended on.
  */
-export async function openEditor(context, baseUrl, docId, name, problems) {
+export async function signIn(context, link) {
+  const page = await context.newPage();
+  await page.goto(link, { waitUntil: 'domcontentloaded' });
+  const url = page.url();
+  await page.close();
+  return url;
+}
+
+/** Sign `context` in as admin. */
+export const signInAsAdmin = (context, baseUrl) => signIn(context, `${baseUrl}/?token=${ADMIN_TOKEN}`);
+
+/**
+ * Open document `docId` in a new page of `context` and wait until the provider has synced with
+ * the server. With `name`, the context first gets a personal invite for that name (`role`, editor
+ * unless given), opened as its link; without, the context must already be signed in. With
+ * `problems`, the page's errors are recorded there from before it loads, so start-up errors count too.
+ */
+export async function openEditor(context, baseUrl, docId, name, problems, { role = 'editor' } = {}) {
   const page = await context.newPage();
   if (problems) watchProblems(page, problems);
-  await page.goto(`${baseUrl}/d/${encodeURIComponent(docId)}`);
-  const dialog = page.locator('#name-dialog');
   if (name) {
-    await dialog.waitFor({ state: 'visible' });
-    await page.locator('#name-input').fill(name);
-    await page.locator('#name-form button[type=submit]').click();
+    const invite = await createInvite(baseUrl, docId, { name, role });
+    await page.goto(invite.link);
+  } else {
+    await page.goto(`${baseUrl}/d/${encodeURIComponent(docId)}`);
   }
+  await waitSynced(page);
+  return page;
+}
+
+/**
+ * Join a group link in a new page of `context` as `name`: open the link, answer the name prompt
+ * (which a new member must), and wait until synced.
+ */
+export async function joinGroup(context, link, name, problems) {
+  const page = await context.newPage();
+  if (problems) watchProblems(page, problems);
+  await page.goto(link);
+  await page.locator('#name-dialog').waitFor({ state: 'visible' });
+  await page.locator('#name-input').fill(name);
+  await page.locator('#name-form button[type=submit]').click();
   await waitSynced(page);
   return page;
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { startServer, createDoc } from './server.mjs';
+import { startServer, createDoc, docText } from './server.mjs';
 import { serverAndBrowser, openEditor, focusEnd, editorText, eventually, waitSynced, ARTIFACTS } from './browser.mjs';
 
 const env = serverAndBrowser();
@@ -45,7 +45,7 @@ test('two people see each other’s text, named carets and presence', async () =
 
   // The "here now" list shows both names, mine marked.
   await eventually(async () => (await a.locator('#people li').allTextContents()).length === 2, { message: 'two people listed' });
-  assert.deepEqual(await a.locator('#people li').allTextContents(), ['Anna (du)', 'Ben']);
+  assert.deepEqual(await a.locator('#people li').allTextContents(), ['Anna (Sie)', 'Ben']);
   assert.equal(await a.locator('#conn').getAttribute('data-state'), 'connected');
   assert.match(await a.locator('#conn').textContent(), /Verbunden/);
 
@@ -152,9 +152,8 @@ test('typed text survives a reload, a fresh browser and a server restart; the AP
 
   const markdown = '# Leitbild\n\nWir lernen **gemeinsam** und fair.';
   const md = await eventually(async () => {
-    const res = await fetch(`${env.server.url}/api/docs/${doc.id}/text?format=md`);
-    const text = await res.text();
-    return res.ok && text.trim() === markdown && text;
+    const text = await docText(env.server.url, doc.id, 'md');
+    return text !== null && text.trim() === markdown && text;
   }, { message: `server Markdown to be ${JSON.stringify(markdown)}` });
   assert.equal(md.trim(), markdown);
 
@@ -192,9 +191,9 @@ test('typing and reloading at once, three times, loses nothing and duplicates no
     assert.equal(await editorText(page), lines.join('\n'), `after round ${round}`);
   }
   const txt = await eventually(async () => {
-    const res = await fetch(`${env.server.url}/api/docs/${doc.id}/text?format=txt`);
-    const body = (await res.text()).split('\n').filter(Boolean).join('\n');
-    return res.ok && body === lines.join('\n') && body;
+    const text = await docText(env.server.url, doc.id);
+    const body = (text ?? '').split('\n').filter(Boolean).join('\n');
+    return body === lines.join('\n') && body;
   }, { message: 'server text to be the three rounds, once each' });
   assert.equal(txt, lines.join('\n'));
   assert.deepEqual(problems, []);

@@ -14,7 +14,7 @@
 //   so the reloaded page really comes from its cache.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDoc } from './server.mjs';
+import { createDoc, docText } from './server.mjs';
 import { serverAndBrowser, openEditor, focusEnd, editorText, eventually, waitSynced } from './browser.mjs';
 
 const env = serverAndBrowser();
@@ -100,9 +100,8 @@ test('offline edits survive a reload and merge with others’ edits on reconnect
 
   // And the server has it all, once.
   const txt = await eventually(async () => {
-    const res = await fetch(`${env.server.url}/api/docs/${doc.id}/text?format=txt`);
-    const body = await res.text();
-    return res.ok && body.includes('Offline geschrieben.') && body.includes('Ben war online.') && body;
+    const body = await docText(env.server.url, doc.id);
+    return body !== null && body.includes('Offline geschrieben.') && body.includes('Ben war online.') && body;
   }, { message: 'server text to contain both offline and online edits' });
   expectMerged(txt, 'server');
 

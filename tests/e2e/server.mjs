@@ -1,4 +1,5 @@
-// server.mjs — starts the real leitbild binary on a free port with a fresh data dir, and stops it.
+// server.mjs — starts the real leitbild binary on a free port with a fresh data dir and a known
+// admin token, stops it, and talks to its API as admin (documents, invites, text).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,15 +11,18 @@ export const BIN = process.env.LEITBILD_BIN
   ? path.resolve(process.env.LEITBILD_BIN)
   : path.resolve(here, '../../target/debug/leitbild');
 
+/** The admin token every test server is started with (16+ characters of [A-Za-z0-9-_.~]). */
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
+
 /**
- * Start `leitbild serve --addr 127.0.0.1:PORT --data <dir>`. Resolves once the binary prints its
+ * Start `leitbild serve --addr 127.0.0.1:PORT --data <dir> --admin-token ADMIN_TOKEN`. Resolves once the binary prints its
  * `http://127.0.0.1:PORT` line. Pass `dataDir` to restart on existing data, and `port` (e.g. a
  * stopped server's `port`) to come back at the same origin, where browsers keep their storage.
  */
 export async function startServer({ dataDir, port = 0 } = {}) {
   const ownsDir = !dataDir;
   const dir = dataDir ?? (await mkdtemp(path.join(tmpdir(), 'leitbild-e2e-')));
-  const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dir], {
+  const child = spawn(BIN, ['serve', '--addr', `127.0.0.1:${port}`, '--data', dir, '--admin-token', ADMIN_TOKEN], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
   });
@@ -61,13 +65,48 @@ export async function startServer({ dataDir, port = 0 } = {}) {
   };
 }
 
-/** Create a document through the HTTP API; returns the server's entry. */
+/**
+ * `method path` on the server at `url` with a Bearer token (the admin's unless `token` says
+ * otherwise); resolves with `{ status, body }`, the body parsed when it is JSON.
+ */
+export async function api(url, method, path, body, { token = ADMIN_TOKEN } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let parsed = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed };
+}
+
+/** Create a document as admin; returns the server's entry. */
 export async function createDoc(url, title) {
-  const res = await fetch(`${url}/api/docs`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ title }),
+  const { status, body } = await api(url, 'POST', '/api/docs', { title });
+  if (status !== 201) throw new Error(`POST /api/docs answered ${status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/**
+ * Create an invite to `docId` as admin: `{ role, kind, name?, group?, expires_at?, max_people? }`
+ * (role editor and kind personal unless given). Returns the invite with its `link` and `token`.
+ */
+export async function createInvite(url, docId, invite) {
+  const request = { role: 'editor', kind: 'personal', ...invite };
+  const { status, body } = await api(url, 'POST', `/api/docs/${encodeURIComponent(docId)}/invites`, request);
+  if (status !== 201) throw new Error(`POST invites answered ${status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** The document's text as the server renders it (`txt`, `md` or `html`), read as admin; null unless 200. */
+export async function docText(url, docId, format = 'txt') {
+  const res = await fetch(`${url}/api/docs/${encodeURIComponent(docId)}/text?format=${format}`, {
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
   });
-  if (res.status !== 201) throw new Error(`POST /api/docs answered ${res.status}: ${await res.text()}`);
-  return res.json();
+  const text = await res.text();
+  return res.status === 200 ? text : null;
 }

@@ -1,7 +1,8 @@
 // ui.test.mjs — the pages as a visitor meets them: demo document under the CSP, document list, language switch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverAndBrowser, openEditor, recordCsp, cspViolations, watchProblems, editorText, waitSynced } from './browser.mjs';
+import { createInvite, api } from './server.mjs';
+import { serverAndBrowser, openEditor, signIn, signInAsAdmin, recordCsp, cspViolations, watchProblems, editorText, waitSynced } from './browser.mjs';
 
 const env = serverAndBrowser();
 
@@ -10,8 +11,11 @@ test('the demo document loads under the strict CSP without console errors or vio
   await recordCsp(ctx);
   const page = await ctx.newPage();
   const problems = watchProblems(page);
-  const response = await page.goto(`${env.server.url}/d/bildungsleitbild`);
+  // A new member of a group link: the page asks for the name before anything else.
+  const { link } = await createInvite(env.server.url, 'bildungsleitbild', { kind: 'group', group: 'Volkshochschule' });
+  const response = await page.goto(link);
   assert.equal(response.status(), 200);
+  assert.equal(new URL(response.url()).search, '', 'the token is gone from the address');
   assert.match(response.headers()['content-security-policy'] ?? '', /script-src 'self'/, 'served with the CSP');
 
   await page.locator('#name-input').fill('Erika');
@@ -46,6 +50,7 @@ test('the demo document loads under the strict CSP without console errors or vio
 test('the start page lists documents, and creating one opens its editor', async () => {
   const ctx = await env.browser.newContext();
   await recordCsp(ctx);
+  await signInAsAdmin(ctx, env.server.url);
   const page = await ctx.newPage();
   const problems = watchProblems(page);
   await page.goto(`${env.server.url}/`);
@@ -59,13 +64,12 @@ test('the start page lists documents, and creating one opens its editor', async 
   await page.getByRole('button', { name: 'Anlegen' }).click();
   await page.waitForURL(/\/d\/[^/]+$/);
   const id = decodeURIComponent(new URL(page.url()).pathname.slice(3));
-  await page.locator('#name-input').fill('Frieda');
-  await page.locator('#name-form button[type=submit]').click();
   await waitSynced(page);
   assert.equal(await page.locator('#doc-title').textContent(), 'Leitbild Grundschulen');
+  assert.equal(await page.locator('#me-name').textContent(), 'Administration');
 
-  const entry = await (await fetch(`${env.server.url}/api/docs/${encodeURIComponent(id)}`)).json();
-  assert.equal(entry.title, 'Leitbild Grundschulen');
+  const entry = await api(env.server.url, 'GET', `/api/docs/${encodeURIComponent(id)}`);
+  assert.equal(entry.body.title, 'Leitbild Grundschulen');
   await page.goto(`${env.server.url}/`);
   await page.locator('#docs-body a', { hasText: 'Leitbild Grundschulen' }).waitFor();
 
@@ -83,6 +87,7 @@ test('the start page lists documents, and creating one opens its editor', async 
 
 test('switching to English relabels the UI, sets <html lang> and is remembered', async () => {
   const ctx = await env.browser.newContext();
+  await signIn(ctx, (await createInvite(env.server.url, 'bildungsleitbild', { name: 'Grace' })).link);
   const page = await ctx.newPage();
   await page.goto(`${env.server.url}/`);
   assert.equal(await page.locator('html').getAttribute('lang'), 'de');
@@ -91,7 +96,7 @@ test('switching to English relabels the UI, sets <html lang> and is remembered',
   await page.getByLabel('Sprache').selectOption('en');
   assert.equal(await page.locator('html').getAttribute('lang'), 'en');
   assert.equal(await page.locator('h1').textContent(), 'Documents');
-  assert.equal(await page.getByRole('button', { name: 'Create' }).count(), 1);
+  assert.equal(await page.locator('th').nth(3).textContent(), 'Your role');
 
   await page.reload();
   await page.locator('#docs-body tr').first().waitFor();
@@ -99,13 +104,17 @@ test('switching to English relabels the UI, sets <html lang> and is remembered',
   assert.equal(await page.locator('h1').textContent(), 'Documents');
   assert.equal(await page.locator('th').first().textContent(), 'Title');
 
-  // The editor is English too, including the name prompt and live status.
-  const editor = await openEditor(ctx, env.server.url, 'bildungsleitbild', 'Grace');
+  // The editor is English too, including the name dialog, the people list and live status.
+  const editor = await openEditor(ctx, env.server.url, 'bildungsleitbild');
   assert.equal(await editor.getByRole('button', { name: 'Heading 2' }).count(), 1);
   assert.equal(await editor.getByRole('toolbar', { name: 'Formatting' }).count(), 1);
   assert.equal(await editor.locator('#conn-text').textContent(), 'Connected');
   assert.match(await editor.locator('#counts').textContent(), /words · [\d,]+ characters$/);
   assert.equal(await editor.locator('#people li').first().textContent(), 'Grace (you)');
+  await editor.locator('#me-button').click();
+  assert.equal(await editor.locator('#name-dialog-title').textContent(), 'What is your name?');
+  await editor.getByRole('button', { name: 'Cancel' }).click();
+  assert.equal(await editor.locator('#name-dialog').isVisible(), false);
 
   // And back to German without a reload.
   await editor.getByLabel('Language').selectOption('de');

@@ -1,32 +1,81 @@
-// connection.js — owns the provider's link state: reacting to the browser going on/offline, and the connection badge.
+// connection.js — owns the provider's link state: reacting to the browser going on/offline, the
+// server's verdicts (close codes, and what the API says when the socket keeps failing), the
+// connection badge, and the notice that explains a connection that has ended for good.
+import { api, docPath } from './api.js';
 import { t, onLangChange } from './i18n.js';
 
 // Close codes with which the server refuses what we sent (invalid data, too big, internal error).
 const REFUSED = new Set([1007, 1009, 1011]);
-// The server's document was created anew since our local copy was made: never send that copy.
-const RECREATED = 4409;
+// Close codes after which reconnecting cannot help (docs/protocol.md): access revoked or
+// expired, the document deleted, the document created anew (our local copy must never be sent).
+const ENDED = new Map([
+  [4403, 'revoked'],
+  [4404, 'deleted'],
+  [4409, 'recreated'],
+]);
+// When the socket fails without such a code (a refused upgrade shows as 1006), the API says why.
+const PROBE_TIMEOUT_MS = 3000;
+const PROBE_VERDICTS = new Map([
+  [401, 'signedOut'],
+  [403, 'revoked'],
+  [404, 'deleted'],
+]);
 // This many refusals in a row, without a connection lasting STABLE_MS in between, means our
 // changes do not get through: say so instead of "reconnecting" forever.
 const REFUSALS_TO_FAIL = 2;
 const STABLE_MS = 10_000;
+// What the notice offers for an ended connection.
+const NOTICES = {
+  recreated: { text: 'recreatedNotice', action: 'reload' },
+  revoked: { text: 'revokedNotice', action: null },
+  deleted: { text: 'deletedNotice', action: null },
+  signedOut: { text: 'signedOutNotice', action: 'reconnect' },
+};
 
 /**
- * Start following `provider` at once (call right after creating it, so no event is missed).
- * Returns `{ show(badge, text) }` to render the state into the header badge once it exists.
+ * Start following `provider` for document `docId` at once (call right after creating it, so no
+ * event is missed). `onEnded(state)` is called when the connection ends for good, and
+ * `onEnded(null)` when a signed-out page connects again. Returns `{ show(badge, text, notice) }`
+ * to render the state once the header badge and the notice exist.
  * States: offline (browser says so), connected (socket open and synced), failing (the server
- * keeps closing with REFUSED codes), recreated (the document was created anew: reload) and reconnecting (anything else, including open-but-unsynced).
+ * keeps closing with REFUSED codes), the ended ones (recreated, revoked, deleted; signedOut,
+ * which the person can mend by opening their link again) and reconnecting (anything else,
+ * including open-but-unsynced).
  */
-export function watchConnection(provider) {
+export function watchConnection(provider, docId, onEnded = () => {}) {
   let refusals = 0;
-  let recreated = false;
+  let ended = null;
+  let probing = false;
   let stableTimer = null;
   let update = () => {};
 
   const state = () => {
-    if (recreated) return 'recreated';
+    if (ended) return ended;
     if (!navigator.onLine) return 'offline';
     if (refusals >= REFUSALS_TO_FAIL) return 'failing';
     return provider.wsconnected && provider.synced ? 'connected' : 'reconnecting';
+  };
+
+  const end = (why) => {
+    if (ended === why) return;
+    ended = why;
+    provider.disconnect();
+    onEnded(why);
+    update();
+  };
+
+  // A socket closed without a word: ask the API whether we may still be here. A server that
+  // cannot be reached says nothing, and reconnecting goes on.
+  const probe = async () => {
+    if (probing || ended || !navigator.onLine) return;
+    probing = true;
+    try {
+      await api('GET', docPath(docId), undefined, { timeout: PROBE_TIMEOUT_MS });
+    } catch (err) {
+      if (PROBE_VERDICTS.has(err.status) && provider.shouldConnect) end(PROBE_VERDICTS.get(err.status));
+    } finally {
+      probing = false;
+    }
   };
 
   provider.on('status', () => update());
@@ -42,11 +91,10 @@ export function watchConnection(provider) {
   });
   provider.on('connection-close', (event) => {
     clearTimeout(stableTimer);
-    if (event && event.code === RECREATED) {
-      recreated = true;
-      provider.disconnect();
-    }
-    if (event && REFUSED.has(event.code)) refusals += 1;
+    // `event` is null when we closed the socket ourselves.
+    if (event && ENDED.has(event.code)) end(ENDED.get(event.code));
+    else if (event && REFUSED.has(event.code)) refusals += 1;
+    else if (event) probe();
     update();
   });
   // A dead socket can linger until its timeout: drop it when the browser goes offline, and on
@@ -56,15 +104,30 @@ export function watchConnection(provider) {
     update();
   });
   window.addEventListener('online', () => {
-    if (recreated) return;
+    if (ended) return;
     provider.disconnect();
     provider.connect();
     update();
   });
 
+  /** After "signed out": the person opened their link again (in another tab), so try once more. */
+  const reconnect = () => {
+    if (ended !== 'signedOut') return;
+    ended = null;
+    onEnded(null);
+    provider.connect();
+    update();
+  };
+
   return {
-    show(badge, text) {
+    show(badge, text, notice) {
       let shown = null;
+      const noticeText = notice.querySelector('#conn-notice-text');
+      const action = notice.querySelector('#conn-notice-action');
+      action.addEventListener('click', () => {
+        if (ended === 'recreated') location.reload();
+        else reconnect();
+      });
       // role=status announces every text change, so the text is only touched when the state changes.
       update = (force = false) => {
         const next = state();
@@ -73,6 +136,13 @@ export function watchConnection(provider) {
         badge.dataset.state = next;
         text.textContent = t(next);
         badge.hidden = false;
+        const explain = NOTICES[next];
+        notice.hidden = !explain;
+        if (explain) {
+          noticeText.textContent = t(explain.text);
+          action.hidden = explain.action === null;
+          if (explain.action) action.textContent = t(explain.action);
+        }
       };
       onLangChange(() => update(true));
       update();

@@ -1,4 +1,5 @@
-// editor.js — owns the editor page: Yjs document, websocket + IndexedDB sync, Tiptap, toolbar and counts.
+// editor.js — owns the editor page: Yjs document, websocket + IndexedDB sync, Tiptap, toolbar, counts,
+// and what my role allows here (readers get no toolbar and a read-only text).
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { IndexeddbPersistence } from 'y-indexeddb';
@@ -6,7 +7,10 @@ import { Editor } from '@tiptap/core';
 import StarterKit from '@tiptap/starter-kit';
 import Collaboration from '@tiptap/extension-collaboration';
 import { t, onLangChange, formatNumber, translate } from './i18n.js';
-import { loadUser, askName, renderPeople } from './presence.js';
+import { renderPeople } from './presence.js';
+import { fetchMe, chooseName, loadColor } from './me.js';
+import { showNeedInvite, showNoAccess } from './access.js';
+import { openPeoplePanel } from './people-panel.js';
 import { Carets } from './carets.js';
 import { watchConnection } from './connection.js';
 import { fetchDocInfo, localStoreName } from './doc-info.js';
@@ -31,15 +35,39 @@ const COMMANDS = {
 /** The editing area's attributes: its accessible name follows the UI language; the text is German. */
 const editorAttributes = () => ({ 'aria-label': t('editorLabel'), 'aria-multiline': 'true', role: 'textbox', lang: 'de' });
 
+/** Who I am when the server has never answered for this document (opened offline, storage refused): changes are the server's to refuse. */
+const unknownMe = () => ({ name: t('unknownPerson'), group: null, role: 'editor', admin: false, needsName: false });
+
 /** Open document `docId` in `main`, with the header controls in `slot`. */
 export async function showEditor(main, slot, docId) {
-  // At most 3 s; offline or on a server error the cached title and creation time are used.
-  const info = await fetchDocInfo(docId);
+  // At most 3 s each; offline or on a server error the cached answers are used.
+  const [access, info] = await Promise.all([fetchMe(docId), fetchDocInfo(docId)]);
+  if (access.denied === 401) {
+    showNeedInvite(main);
+    return;
+  }
+  if (access.denied === 403) {
+    showNoAccess(main, docId, access.error);
+    return;
+  }
   if (info === null) {
     showNotFound(main, 'notFound');
     return;
   }
   document.title = `${info.title} – Leitbild`;
+
+  slot.replaceChildren(document.getElementById('tpl-editor-bar').content.cloneNode(true));
+  main.replaceChildren(document.getElementById('tpl-editor').content.cloneNode(true));
+  slot.querySelector('#doc-title').textContent = info.title;
+  slot.querySelector('#doc-title').title = info.title;
+  translate(slot);
+  translate(main);
+
+  // A new member of a group link names themselves first, so that nobody ever sees a placeholder.
+  let me = access.me ?? unknownMe();
+  if (me.needsName) me = await chooseName(docId, '', { required: true });
+  const writable = me.role !== 'reader';
+  const color = loadColor();
 
   const ydoc = new Y.Doc();
   const wsOrigin = location.origin.replace(/^http/, 'ws');
@@ -47,25 +75,27 @@ export async function showEditor(main, slot, docId) {
   // anew under the same id, the server refuses the copy (close code 4409).
   const params = info.createdAt === null ? {} : { created: String(info.createdAt) };
   const provider = new WebsocketProvider(`${wsOrigin}/ws`, docId, ydoc, { connect: navigator.onLine, params });
-  const connection = watchConnection(provider);
-
-  slot.replaceChildren(document.getElementById('tpl-editor-bar').content.cloneNode(true));
-  main.replaceChildren(document.getElementById('tpl-editor').content.cloneNode(true));
-  slot.querySelector('#doc-title').textContent = info.title;
-  translate(slot);
-  translate(main);
-  connection.show(slot.querySelector('#conn'), slot.querySelector('#conn-text'));
-
-  const user = loadUser();
-  if (!user.name) user.name = await askName('');
+  // Once the connection has ended for good (revoked, deleted, created anew) nothing typed would be
+  // saved, so the text becomes read-only. Signed out is different: typing goes on into the local
+  // copy, which is sent once the person has signed in again.
+  let stopped = false;
+  let editor = null;
+  const connection = watchConnection(provider, docId, (why) => {
+    stopped = why !== null && why !== 'signedOut';
+    editor?.setEditable(writable && !stopped);
+  });
+  connection.show(slot.querySelector('#conn'), slot.querySelector('#conn-text'), main.querySelector('#conn-notice'));
+  main.querySelector('#toolbar').hidden = !writable;
+  main.querySelector('#read-only-notice').hidden = writable;
 
   // Edits land in IndexedDB first, so they survive a reload while offline and merge on reconnect.
   const local = await openLocalCopy(localStoreName(docId, info.createdAt), ydoc);
   main.querySelector('#storage-notice').hidden = local !== null;
   await serverSynced(provider);
 
-  const editor = new Editor({
+  editor = new Editor({
     element: main.querySelector('#editor'),
+    editable: writable && !stopped,
     // Tiptap would otherwise inject a <style> tag, which the CSP forbids; style.css carries its rules.
     injectCSS: false,
     extensions: [
@@ -79,20 +109,32 @@ export async function showEditor(main, slot, docId) {
         heading: { levels: [1, 2, 3] },
       }),
       Collaboration.configure({ document: ydoc, field: 'default' }),
-      Carets.configure({ provider, user: { name: user.name, color: user.color } }),
+      Carets.configure({ provider, user: awarenessUser(me, color) }),
     ],
     editorProps: { attributes: editorAttributes() },
   });
 
-  wireToolbar(main.querySelector('#toolbar'), editor);
+  if (writable) wireToolbar(main.querySelector('#toolbar'), editor);
   wireCounts(main.querySelector('#counts'), editor);
   renderPeople(main.querySelector('#people'), provider.awareness);
-  wireMe(slot, editor, user);
+  wireMe(slot, docId, me, (next) => {
+    me = next;
+    editor.commands.updateUser(awarenessUser(me, color));
+    window.leitbild.me = me;
+  });
+  if (me.role === 'moderator' || me.role === 'admin') {
+    const button = slot.querySelector('#people-button');
+    button.hidden = false;
+    button.addEventListener('click', () => openPeoplePanel(docId, me.role, button));
+  }
   onLangChange(() => editor.setOptions({ editorProps: { attributes: editorAttributes() } }));
 
-  window.leitbild = { editor, provider, ydoc, local };
+  window.leitbild = { editor, provider, ydoc, local, me };
   editor.commands.focus('start');
 }
+
+/** What I publish as `user` in the awareness: the server overwrites name and group for the others anyway. */
+const awarenessUser = (me, color) => (me.group ? { name: me.name, group: me.group, color } : { name: me.name, color });
 
 /**
  * The IndexedDB copy of the document, loaded into `ydoc`; null when the browser refuses IndexedDB
@@ -226,19 +268,29 @@ function wireCounts(output, editor) {
   render();
 }
 
-/** The header chip showing my name and colour; clicking it lets me change the name. */
-function wireMe(slot, editor, user) {
+/**
+ * The header chip showing my name (and group) and colour; clicking or tapping it lets me change
+ * the name, which the server stores. `changed(me)` hears about the new name.
+ */
+function wireMe(slot, docId, me, changed) {
   const button = slot.querySelector('#me-button');
   const render = () => {
-    slot.querySelector('#me-name').textContent = user.name;
-    slot.querySelector('#me-swatch').style.backgroundColor = user.color;
-    button.setAttribute('aria-label', t('changeName', { name: user.name }));
+    const full = me.group ? `${me.name} (${me.group})` : me.name;
+    slot.querySelector('#me-name').textContent = me.name;
+    slot.querySelector('#me-group').textContent = me.group ?? '';
+    slot.querySelector('#me-group').hidden = !me.group;
+    slot.querySelector('#me-swatch').style.backgroundColor = loadColor();
+    button.setAttribute('aria-label', t('changeName', { name: full }));
+    button.title = full;
     button.hidden = false;
   };
   button.addEventListener('click', async () => {
-    user.name = await askName(user.name);
-    editor.commands.updateUser({ name: user.name, color: user.color });
-    render();
+    const next = await chooseName(docId, me.name, { required: false });
+    if (next) {
+      me = next;
+      changed(me);
+      render();
+    }
     button.focus();
   });
   onLangChange(render);
