@@ -113,7 +113,7 @@ pub async fn serve_and_tell(
     });
     let control = control_listener(&config);
     let control_socket = control.as_ref().map(|_| config.control_socket());
-    if let Some(listener) = control {
+    let controlling = control.map(|listener| {
         let router = http::router(state.clone()).layer(Extension(Operator));
         let serving =
             axum::serve(listener, router).with_graceful_shutdown(signalled(stopped.clone()));
@@ -121,8 +121,8 @@ pub async fn serve_and_tell(
             if let Err(e) = serving.await {
                 tracing::warn!(error = %e, "control socket failed");
             }
-        });
-    }
+        })
+    });
     let purging = tokio::spawn(purge_trash_hourly(store.clone(), auth, rooms.clone()));
 
     // Yjs messages are small and latency-bound: never let Nagle hold them back.
@@ -147,7 +147,13 @@ pub async fn serve_and_tell(
         rooms.shutdown().await;
     };
     let (served, ()) = tokio::join!(accepting, closing);
+    // Everything that holds the store ends before the last flush, so that the database
+    // is closed (and its lock released) when this returns.
     purging.abort();
+    let _ = purging.await;
+    if let Some(controlling) = controlling {
+        let _ = controlling.await;
+    }
     served?;
     store.flush().await?;
     if let Some(path) = control_socket {
