@@ -303,9 +303,13 @@ function createPanel(docId, myRole) {
         const time = document.createElement('time');
         time.dateTime = new Date(at).toISOString();
         time.textContent = formatDate(at);
+        // Shown side by side; read as "time: event".
+        const gap = document.createElement('span');
+        gap.className = 'visually-hidden';
+        gap.textContent = ': ';
         const text = document.createElement('span');
         text.textContent = describeEvent(entry);
-        item.append(time, text);
+        item.append(time, gap, text);
         return item;
       }),
     );
