@@ -3,7 +3,7 @@
 // same on a phone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createDoc, createInvite, docText, api } from './server.mjs';
+import { createDoc, createInvite, docText, api, ADMIN_TOKEN } from './server.mjs';
 import { serverAndBrowser, openEditor, joinGroup, watchProblems, waitSynced, editorText, focusEnd, eventually, recordCsp, cspViolations } from './browser.mjs';
 
 const env = serverAndBrowser();
@@ -33,7 +33,31 @@ test('an invite link ends in an HttpOnly session cookie and a clean address; a b
   assert.equal(await page.locator('#me-button').getAttribute('title'), 'Anna Krüger (Kita-Verbund Parchim)');
   assert.equal(await page.locator('#name-dialog').isVisible(), false);
   assert.deepEqual(await page.locator('#people li .person-name').allTextContents(), ['Anna Krüger (Sie)']);
+
+  // A second link in the same browser, now under the service worker: the server still gets the
+  // token (the worker keeps out of it), the session holds one more document, the address is clean.
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 15_000 });
+  const second = await createDoc(env.server.url, 'Zweites Dokument');
+  await page.goto((await createInvite(env.server.url, second.id, { name: 'Anna K.' })).link);
+  await waitSynced(page);
+  assert.equal(page.url(), `${env.server.url}/d/${second.id}`);
+  assert.equal(await page.locator('#me-name').textContent(), 'Anna K.');
+  const { entries: later } = await cdp.send('Page.getNavigationHistory');
+  assert.deepEqual(later.filter((e) => e.url.includes('token=')), [], 'no token in the history');
+  const visible = await page.evaluate(() => fetch('/api/docs').then((r) => r.json()));
+  assert.deepEqual(visible.map((d) => d.id).sort(), [doc.id, second.id].sort(), 'both documents, and only those');
   assert.deepEqual(problems, []);
+
+  // A document the session has no role in: the server's 403, in plain words.
+  const elsewhere = await ctx.newPage();
+  await elsewhere.goto(`${env.server.url}/d/bildungsleitbild`);
+  await elsewhere.locator('.explain h1').waitFor();
+  assert.equal(await elsewhere.locator('.explain h1').textContent(), 'Kein Zugang zu diesem Dokument');
+  assert.match(
+    await elsewhere.locator('.explain').textContent(),
+    /Ihr Zugang zu diesem Dokument wurde widerrufen, ist abgelaufen, oder Ihr Link gilt für ein anderes Dokument\./,
+  );
+  assert.equal(await elsewhere.locator('#editor').count(), 0, 'no editor');
 
   // A link that is not one: a plain message, the explanation, and the address cleaned up.
   const stranger = await (await env.browser.newContext()).newPage();
@@ -124,7 +148,13 @@ test('a moderator creates a personal and a group link, sees them listed, and rev
   assert.equal(await panel.locator('#field-name').isVisible(), false, 'a group link has no person’s name');
   await panel.getByLabel('Organisation oder Gruppe (freiwillig)').fill('Schulen im Kreis');
   await panel.getByLabel('Rolle').selectOption('reader');
+  await panel.getByLabel('Höchstzahl an Personen (freiwillig)').fill('fünf');
+  await panel.getByLabel('Gültig bis (freiwillig)').fill('2020-01-31');
+  await panel.getByRole('button', { name: 'Link erstellen' }).click();
+  assert.equal(await panel.locator('#invite-expires-error').textContent(), 'Das Datum liegt in der Vergangenheit. Bitte wählen Sie heute oder einen späteren Tag.');
+  assert.equal(await panel.locator('#invite-max-error').textContent(), 'Bitte geben Sie eine ganze Zahl ab 1 ein, oder lassen Sie das Feld leer.');
   await panel.getByLabel('Höchstzahl an Personen (freiwillig)').fill('5');
+  await panel.getByLabel('Gültig bis (freiwillig)').fill('2099-12-31');
   await panel.getByRole('button', { name: 'Link erstellen' }).click();
   await eventually(async () => (await panel.locator('#link-output').inputValue()) !== paulLink, { message: 'the group link' });
   const groupLink = await panel.locator('#link-output').inputValue();
@@ -136,7 +166,7 @@ test('a moderator creates a personal and a group link, sees them listed, and rev
   await groupItem.waitFor();
   assert.match(await paulItem.textContent(), /aktiv/);
   assert.match(await paulItem.textContent(), /Einzelperson · Schreiben · ohne Ablaufdatum/);
-  assert.match(await groupItem.textContent(), /Gruppenlink · Lesen · ohne Ablaufdatum · 0 von 5 Personen/);
+  assert.match(await groupItem.textContent(), /Gruppenlink · Lesen · gültig bis 31\.12\.2099, 23:59 · 0 von 5 Personen/);
 
   // Paul and a member of the group open their links.
   const ctxP = await env.browser.newContext();
@@ -201,6 +231,63 @@ test('a moderator creates a personal and a group link, sees them listed, and rev
   assert.deepEqual(await cspViolations(mod), []);
   assert.deepEqual(problems, []);
   await Promise.all([ctxM, ctxP, ctxG, ctxLate].map((c) => c.close()));
+});
+
+test('admins rename, delete and restore documents on the start page; an open editor learns of the deletion', async () => {
+  const doc = await createDoc(env.server.url, 'Entwurf Kitas');
+  const ctxA = await env.browser.newContext();
+  const problems = [];
+  const admin = await ctxA.newPage();
+  watchProblems(admin, problems);
+  await admin.goto(`${env.server.url}/?token=${ADMIN_TOKEN}`);
+  assert.equal(admin.url(), `${env.server.url}/`);
+  const row = (title) => admin.locator('#docs-body tr', { hasText: title });
+  await row('Entwurf Kitas').waitFor();
+  assert.equal(await admin.locator('#create-form').isVisible(), true);
+
+  // Rename, in the page's own dialog.
+  await admin.getByRole('button', { name: '„Entwurf Kitas“ umbenennen' }).click();
+  await admin.locator('#text-input').fill('  ');
+  await admin.locator('#text-save').click();
+  assert.equal(await admin.locator('#text-error').textContent(), 'Bitte geben Sie einen Titel ein.');
+  await admin.locator('#text-input').fill('Leitbild Kitas');
+  await admin.locator('#text-save').click();
+  await row('Leitbild Kitas').waitFor();
+  assert.equal(await row('Leitbild Kitas').locator('a').getAttribute('href'), `/d/${doc.id}`);
+
+  // Someone is writing in it.
+  const ctxW = await env.browser.newContext();
+  const writer = await openEditor(ctxW, env.server.url, doc.id, 'Wiebke');
+  assert.equal(await writer.locator('#doc-title').textContent(), 'Leitbild Kitas');
+
+  // Delete: a question that says it can be restored for 30 days; then it is in the trash.
+  await admin.getByRole('button', { name: '„Leitbild Kitas“ löschen' }).click();
+  assert.match(await admin.locator('#confirm-text').textContent(), /30 Tage lang wiederhergestellt/);
+  await admin.locator('#confirm-yes').click();
+  await admin.locator('#trash-body tr', { hasText: 'Leitbild Kitas' }).waitFor();
+  assert.equal(await row('Leitbild Kitas').count(), 0, 'gone from the list');
+  await eventually(async () => (await writer.locator('#conn').getAttribute('data-state')) === 'deleted', { timeout: 5_000, message: 'the writer to learn of the deletion' });
+  assert.match(await writer.locator('#conn-notice').textContent(), /Dieses Dokument wurde gelöscht\./);
+  assert.equal(await writer.locator('.ProseMirror').getAttribute('contenteditable'), 'false');
+
+  // Restore brings it back to the list.
+  await admin.getByRole('button', { name: '„Leitbild Kitas“ wiederherstellen' }).click();
+  await row('Leitbild Kitas').waitFor();
+  await admin.locator('#trash-state', { hasText: 'Der Papierkorb ist leer.' }).waitFor();
+
+  // A writer's start page: their documents, none of the admin's tools.
+  const mine = await ctxW.newPage();
+  await mine.goto(`${env.server.url}/`);
+  await mine.locator('#docs-body tr', { hasText: 'Leitbild Kitas' }).waitFor();
+  assert.equal(await mine.locator('#docs-body tr').count(), 1);
+  assert.equal(await mine.locator('#docs-body tr td').nth(3).textContent(), 'Schreiben');
+  assert.equal(await mine.locator('#create-form').isVisible(), false);
+  assert.equal(await mine.locator('#trash').isVisible(), false);
+  assert.equal(await mine.getByRole('button', { name: /löschen/ }).count(), 0);
+
+  assert.deepEqual(problems, []);
+  await ctxA.close();
+  await ctxW.close();
 });
 
 /** Whether two bounding boxes overlap. */

@@ -1,7 +1,7 @@
 // sw.js — the service worker: keeps a copy of the app shell (page, script, styles) so that a
 // document can be reloaded while offline; its edits then come from IndexedDB. Network first, with
 // the copy as fallback when the network fails, answers >= 500, or (for pages) is slower than 3 s.
-// The API and the websocket are never touched.
+// The API, the websocket and sign-in links (?token=) are never touched.
 
 // build.mjs replaces the placeholder with a hash of the shell, so every release gets its own cache
 // and a new worker never serves an old script with a new page.
@@ -32,6 +32,9 @@ self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
+  // Opening a link with ?token= is for the server alone: it answers 303 with the session cookie
+  // and the address without the token. A copy of the shell must never stand in for that.
+  if (url.searchParams.has('token')) return;
   // Every page of the app is the same shell.
   const page = request.mode === 'navigate' && (url.pathname === '/' || url.pathname.startsWith('/d/'));
   if (!page && !url.pathname.startsWith('/assets/')) return;
