@@ -83,9 +83,10 @@ export async function showEditor(main, slot, docId) {
   const connection = watchConnection(provider, docId, (why) => {
     stopped = why !== null && why !== 'signedOut';
     editor?.setEditable(writable && !stopped);
+    main.querySelector('#toolbar').hidden = !writable || stopped;
   });
   connection.show(slot.querySelector('#conn'), slot.querySelector('#conn-text'), main.querySelector('#conn-notice'));
-  main.querySelector('#toolbar').hidden = !writable;
+  main.querySelector('#toolbar').hidden = !writable || stopped;
   main.querySelector('#read-only-notice').hidden = writable;
 
   // Edits land in IndexedDB first, so they survive a reload while offline and merge on reconnect.

@@ -76,6 +76,9 @@ export function chooseName(docId, current, { required }) {
   const submit = form.querySelector('button[type=submit]');
   input.value = current;
   cancel.hidden = required;
+  // "Weiter" on the way in, "Speichern" when changing the name later.
+  submit.dataset.i18n = required ? 'nameSave' : 'renameSave';
+  submit.textContent = t(submit.dataset.i18n);
   const showError = (text) => {
     error.textContent = text;
     input.setAttribute('aria-invalid', text ? 'true' : 'false');
