@@ -119,9 +119,10 @@ pub async fn run(args: IngestArgs) -> Result<()> {
     for i in 0..args.observers {
         let doc = (i < args.full_observers).then(text_doc);
         let handshake_doc = doc.clone().unwrap_or_default();
-        let (ws, step2, early) = client::connect_synced(&base, &args.doc, token.as_deref(), &handshake_doc)
-            .await
-            .with_context(|| format!("observer {i}"))?;
+        let (ws, step2, early) =
+            client::connect_synced(&base, &args.doc, token.as_deref(), &handshake_doc)
+                .await
+                .with_context(|| format!("observer {i}"))?;
         let progress = progress.clone();
         observers.push(tokio::spawn(async move {
             observe(

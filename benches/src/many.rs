@@ -151,7 +151,11 @@ pub async fn run(args: ManyArgs, open_files: u64) -> Result<()> {
         ServerProcess::start(&args.server.server_bin, &work.data(), &work.log("run")).await?;
     let mut tokens = Vec::with_capacity(args.docs);
     for d in 0..args.docs {
-        tokens.push(server.credential(&format!("many-{d}"), args.server.auth).await?);
+        tokens.push(
+            server
+                .credential(&format!("many-{d}"), args.server.auth)
+                .await?,
+        );
     }
     Arc::get_mut(&mut plan)
         .context("the plan is not shared yet")?
@@ -378,7 +382,8 @@ async fn run_client(
     let text = doc.get_or_insert_text(TEXT);
     let permit = gate.acquire().await?;
     let token = plan.tokens[plan.doc_of(k)].as_deref();
-    let (mut ws, step2, early) = client::connect_synced(base, &plan.doc_name(k), token, &doc).await?;
+    let (mut ws, step2, early) =
+        client::connect_synced(base, &plan.doc_name(k), token, &doc).await?;
     drop(permit);
 
     let quota = plan.quota as usize;

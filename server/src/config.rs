@@ -54,6 +54,15 @@ pub struct Config {
     #[arg(long, env = "LEITBILD_CHECKPOINT_EVERY", default_value_t = 5_000)]
     pub checkpoint_every: u64,
 
+    /// Bytes of logged updates after which a document is checkpointed: bounds how much a
+    /// load after a crash has to replay.
+    #[arg(long, env = "LEITBILD_CHECKPOINT_BYTES", default_value_t = 256 * 1024)]
+    pub checkpoint_bytes: u64,
+
+    /// Seconds after which a logged change not yet in a snapshot gets one.
+    #[arg(long, env = "LEITBILD_CHECKPOINT_SECS", default_value_t = 60)]
+    pub checkpoint_secs: u64,
+
     /// Deepest nesting of content accepted from peers.
     #[arg(long, env = "LEITBILD_MAX_DEPTH", default_value_t = 64)]
     pub max_depth: usize,
@@ -118,6 +127,8 @@ impl Default for Config {
             idle_unload_secs: 30,
             ping_secs: 15,
             checkpoint_every: 5_000,
+            checkpoint_bytes: 256 * 1024,
+            checkpoint_secs: 60,
             max_depth: 64,
             max_awareness_entries: 1000,
             cache_mb: 64,

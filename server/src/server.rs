@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::connection::ConnectionSettings;
 use crate::http::{self, AppState, Links, Operator};
 use crate::metrics::Metrics;
-use crate::room::RoomSettings;
+use crate::room::{Due, RoomSettings};
 use crate::rooms::Rooms;
 use crate::store::{Store, StoreError};
 
@@ -74,7 +74,11 @@ pub async fn serve_and_tell(
         mailbox: 1024,
         peer_queue_bytes: config.peer_queue_bytes.max(1),
         idle_unload: config.idle_unload(),
-        checkpoint_every: config.checkpoint_every.max(1),
+        checkpoint: Due {
+            every: config.checkpoint_every.max(1),
+            bytes: config.checkpoint_bytes.max(1),
+            max_age: Duration::from_secs(config.checkpoint_secs.max(1)),
+        },
     };
     let rooms = Rooms::new(
         store.clone(),

@@ -3,6 +3,8 @@
 use yrs::sync::{Message, SyncMessage};
 use yrs::{ReadTxn, Text, Transact};
 
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
 use crate::support::{Client, TestServer};
 
 #[tokio::test]
@@ -73,4 +75,41 @@ async fn out_of_order_updates_are_persisted_and_broadcast_whole() {
 
     let server = server.restart().await;
     assert_eq!(server.connect("order").await.text(), "offline typed");
+}
+
+/// Someone sends an item whose parent is a character the victim has not typed yet. yrs
+/// keeps it pending (unlogged); a checkpoint follows; when the victim's character arrives,
+/// the pending item cannot be integrated. The victim's typing must still arrive, now and
+/// after a restart: the pending item never reached the snapshot, and the victim's update
+/// is not refused for someone else's pending garbage.
+#[tokio::test]
+async fn a_pending_item_under_a_future_parent_never_locks_its_victim_out() {
+    let server = TestServer::start_with(|c| c.checkpoint_every = 1).await;
+    let victim = server.connect("victim").await;
+    victim.append("abcde").await;
+    let watcher = server.connect("victim").await;
+    watcher.wait_for_text("abcde").await;
+
+    let attacker = server.connect("victim").await;
+    let hostile = leitbild::guard::attacks::parent_id_update(4242, 0, victim.client_id(), 8, "x");
+    attacker
+        .send_raw(WsMessage::Binary(
+            leitbild::guard::attacks::sync_update(&hostile).into(),
+        ))
+        .await;
+    // Another person's edit makes the room checkpoint (every record, here).
+    let other = server.connect("victim").await;
+    other.insert(0, "1").await;
+    watcher.wait_for_text("1abcde").await;
+
+    victim.append("fghij").await;
+    watcher.wait_for_text("1abcdefghij").await;
+    assert!(!victim.is_disconnected(), "the victim was not refused");
+
+    let server = server.restart().await;
+    let victim = server.connect("victim").await;
+    victim.wait_for_text("1abcdefghij").await;
+    victim.append("k").await;
+    let watcher = server.connect("victim").await;
+    watcher.wait_for_text("1abcdefghijk").await;
 }

@@ -64,6 +64,30 @@ pub fn string_update(client: u64, clock: u64, content: &str) -> Vec<u8> {
     w
 }
 
+/// A one-struct update from `client` at `clock` whose parent is the item
+/// `(parent_client, parent_clock)`, which the document does not have yet: yrs keeps it
+/// pending, and when that id arrives as a plain character, the retry fails (it is no type).
+pub fn parent_id_update(
+    client: u64,
+    clock: u64,
+    parent_client: u64,
+    parent_clock: u64,
+    content: &str,
+) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_var(1u32);
+    w.write_var(1u32);
+    w.write_var(client);
+    w.write_var(clock);
+    w.write_u8(4); // string content, no origins
+    w.write_var(0u32); // the parent is an item id
+    w.write_var(parent_client);
+    w.write_var(parent_clock);
+    w.write_string(content);
+    w.write_var(0u32);
+    w
+}
+
 /// An update whose one client section claims `u32::MAX` structs in ten bytes.
 pub fn huge_struct_count_update() -> Vec<u8> {
     let mut u: Vec<u8> = Vec::new();

@@ -1,14 +1,162 @@
 //! Checkpoints of a room's document: the snapshot that caches the state, the compaction
 //! of the log it allows, and rebuilding a document from a snapshot and the log after it.
 
-use std::panic::catch_unwind;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
+use tokio::task::JoinHandle;
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, Transact, Update};
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::RoomError;
 use crate::name::DocName;
 use crate::store::{Record, Runs, Store, StoreError};
+
+/// When a document is checkpointed: after `every` log records, after `bytes` bytes of
+/// updates, or `max_age` after the first change not yet in a snapshot, whichever comes
+/// first. Bytes bound the replay after a crash (the time to load grows with them, not
+/// with the record count: one record may hold a whole merged batch).
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub every: u64,
+    pub bytes: u64,
+    pub max_age: Duration,
+}
+
+/// What the room has logged since its last snapshot, and the snapshot being written.
+pub(super) struct Schedule {
+    /// Log records since the last snapshot.
+    records: u64,
+    /// Update bytes logged since the last snapshot.
+    bytes: u64,
+    /// When the first record not in a snapshot was logged.
+    since: Option<Instant>,
+    /// Log records from here on have not been compacted yet.
+    compacted_to: u64,
+    /// A snapshot being written off the room's task, and where its compaction began.
+    in_flight: Option<(JoinHandle<Result<(), StoreError>>, u64)>,
+}
+
+impl Schedule {
+    /// The schedule of a document just loaded with `tail` records after its snapshot.
+    pub fn loaded(tail: &[Record], snapshot_seq: Option<u64>) -> Schedule {
+        Schedule {
+            records: tail.len() as u64,
+            bytes: tail.iter().map(|r| r.update.len() as u64).sum(),
+            since: (!tail.is_empty()).then(Instant::now),
+            compacted_to: snapshot_seq.map_or(0, |upto| upto + 1),
+            in_flight: None,
+        }
+    }
+
+    pub fn appended(&mut self, update_bytes: u64) {
+        self.records += 1;
+        self.bytes += update_bytes;
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether a checkpoint is due and none is being written.
+    pub fn due(&mut self, due: &Due) -> bool {
+        self.settle();
+        self.in_flight.is_none()
+            && (self.records >= due.every
+                || self.bytes >= due.bytes
+                || self.since.is_some_and(|at| at.elapsed() >= due.max_age))
+    }
+
+    /// Takes note that `checkpoint` covers the log up to its `upto`.
+    fn covered(&mut self, checkpoint: &Checkpoint, next_seq: u64) {
+        self.records = next_seq - 1 - checkpoint.upto;
+        if self.records == 0 {
+            self.bytes = 0;
+            self.since = None;
+        }
+        self.compacted_to = checkpoint.upto + 1;
+    }
+
+    /// Writes `checkpoint` now.
+    pub fn write(
+        &mut self,
+        checkpoint: Checkpoint,
+        store: &Store,
+        next_seq: u64,
+    ) -> Result<(), StoreError> {
+        checkpoint.write(store)?;
+        self.covered(&checkpoint, next_seq);
+        Ok(())
+    }
+
+    /// Writes `checkpoint` on a blocking thread; the room goes on with the next batch.
+    /// It counts as done at once; if the write fails, [`Schedule::settle`] opens the range
+    /// again, so the next checkpoint (or the one at unload) covers it, and the log holds
+    /// everything meanwhile.
+    pub fn write_in_background(&mut self, checkpoint: Checkpoint, store: &Store, next_seq: u64) {
+        let from = self.compacted_to;
+        self.covered(&checkpoint, next_seq);
+        let store = store.clone();
+        let writing = tokio::task::spawn_blocking(move || checkpoint.write(&store));
+        self.in_flight = Some((writing, from));
+    }
+
+    /// Waits for the snapshot being written, if any (before the room's last checkpoint,
+    /// so that an older snapshot can never land after a newer one).
+    pub async fn finish(&mut self) {
+        if let Some((writing, from)) = self.in_flight.take() {
+            let result = writing.await.unwrap_or(Err(StoreError::Closed));
+            self.failed_from(result, from);
+        }
+    }
+
+    fn settle(&mut self) {
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|(w, _)| w.is_finished())
+        {
+            if let Some((writing, from)) = self.in_flight.take() {
+                let result = futures_util::FutureExt::now_or_never(writing)
+                    .map_or(Err(StoreError::Closed), |r| {
+                        r.unwrap_or(Err(StoreError::Closed))
+                    });
+                self.failed_from(result, from);
+            }
+        }
+    }
+
+    fn failed_from(&mut self, result: Result<(), StoreError>, from: u64) {
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "checkpoint failed; the log still holds everything, the next one covers it again");
+            self.compacted_to = self.compacted_to.min(from);
+            self.records = self.records.max(1);
+            self.since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// The document's logged state as a snapshot covering the log up to `next_seq - 1`,
+    /// if the log has grown since the last one.
+    pub fn snapshot(
+        &self,
+        name: &DocName,
+        doc: &Doc,
+        next_seq: u64,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        if self.records == 0 || next_seq == 0 {
+            return Ok(None);
+        }
+        let state = catch_unwind(AssertUnwindSafe(|| {
+            // Not `encode_state_as_update_v2`: that includes pending items, which no log
+            // record holds. A snapshot holds exactly the logged state.
+            doc.transact().encode_diff_v2(&StateVector::default())
+        }))
+        .map_err(|_| StoreError::Corrupt(format!("{name} cannot be encoded")))?;
+        Ok(Some(Checkpoint {
+            doc: name.clone(),
+            compact_from: self.compacted_to,
+            upto: next_seq - 1,
+            state,
+        }))
+    }
+}
 
 /// Small records of one author within a second are merged when the log is compacted:
 /// the history keeps about a second's granularity, and typing costs one record per

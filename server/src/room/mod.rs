@@ -11,6 +11,7 @@
 //! the document.
 
 mod checkpoint;
+mod log;
 mod presence;
 
 use std::collections::{HashMap, HashSet};
@@ -23,15 +24,16 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::encoder::Encode;
-use yrs::{ClientID, ReadTxn, StateVector, Transact};
+use yrs::{ClientID, ReadTxn, Transact};
 
 use crate::access::identity::{Display, Grant, Identity, Revoked};
 use crate::guard::{self, Inbound, Limits, Rejection};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::{self, Format};
-use crate::store::{now_ms, Record, Store, StoreError};
-use checkpoint::{merge, rebuild, Checkpoint};
+use crate::store::{now_ms, Store, StoreError};
+pub use checkpoint::Due;
+use checkpoint::{rebuild, Schedule};
 
 /// Identifies one websocket connection within the server.
 pub type PeerId = u64;
@@ -206,7 +208,7 @@ pub struct RoomSettings {
     /// Most bytes waiting for one peer (beyond a single message) before it is closed.
     pub peer_queue_bytes: usize,
     pub idle_unload: Duration,
-    pub checkpoint_every: u64,
+    pub checkpoint: Due,
 }
 
 struct Peer {
@@ -237,6 +239,12 @@ struct Batch {
     synced: HashSet<PeerId>,
     /// The document could not be rebuilt after a refused update: the room must stop.
     broken: bool,
+}
+
+/// Whether yrs holds updates of the document back, waiting for missing dependencies.
+fn has_pending(doc: &yrs::Doc) -> bool {
+    let txn = doc.transact();
+    txn.store().pending_update().is_some() || txn.store().pending_ds().is_some()
 }
 
 /// Edits the document's metadata does not count yet.
@@ -273,9 +281,9 @@ pub struct Room {
     /// When the metadata was last written.
     meta_written_ms: Option<u64>,
     next_seq: u64,
-    unsnapshotted: u64,
-    /// Log records from here on have not been compacted yet.
-    compacted_to: u64,
+    checkpoints: Schedule,
+    /// Peers whose updates left items pending in the document (it holds none when empty).
+    pending_from: HashSet<PeerId>,
     outbox: Vec<(Target, Bytes)>,
 }
 
@@ -326,11 +334,11 @@ impl Room {
             metrics,
             settings,
             next_seq: stored.next_seq,
-            unsnapshotted: stored.tail.len() as u64,
-            compacted_to: stored
-                .snapshot
-                .as_ref()
-                .map_or(0, |_| stored.snapshot_seq + 1),
+            pending_from: HashSet::new(),
+            checkpoints: Schedule::loaded(
+                &stored.tail,
+                stored.snapshot.as_ref().map(|_| stored.snapshot_seq),
+            ),
             outbox: Vec::new(),
         })
     }
@@ -345,7 +353,7 @@ impl Room {
                     Err(_) => {
                         // Save everything while still registered, so that a room opened
                         // for this document after we leave loads the finished state.
-                        if let Err(e) = self.checkpoint() {
+                        if let Err(e) = self.checkpoint().await {
                             tracing::warn!(error = %e, "checkpoint before unloading failed");
                         }
                         if may_unload(&rx) {
@@ -369,11 +377,22 @@ impl Room {
         }
         let (close, done) = match stopped {
             Some(Stop::Requested { close, done }) => (close, Some(done)),
-            _ => (Close::SHUTDOWN, None),
+            Some(Stop::Broken) => {
+                // The document in memory may be wrong: it must not become a snapshot.
+                self.checkpoints.finish().await;
+                (Close::STORAGE, None)
+            }
+            None => (Close::SHUTDOWN, None),
         };
         self.close_all(close);
-        if let Err(e) = self.checkpoint().and(self.store.flush().await) {
-            tracing::error!(error = %e, "final checkpoint failed; the log still holds everything");
+        if !matches!(close, Close::STORAGE) {
+            let saved = match self.checkpoint().await {
+                Ok(()) => self.store.flush().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = saved {
+                tracing::error!(error = %e, "final checkpoint failed; the log still holds everything");
+            }
         }
         self.metrics.open_docs.fetch_sub(1, Relaxed);
         tracing::debug!("document unloaded");
@@ -417,9 +436,19 @@ impl Room {
         for (format, reply) in renders {
             let _ = reply.send(render::render(self.awareness.doc(), format));
         }
-        if self.unsnapshotted >= self.settings.checkpoint_every {
-            if let Err(e) = self.checkpoint_in_background() {
-                tracing::warn!(error = %e, "checkpoint failed; the log still holds everything");
+        if self.checkpoints.due(&self.settings.checkpoint) {
+            match self
+                .checkpoints
+                .snapshot(&self.name, self.awareness.doc(), self.next_seq)
+            {
+                Ok(Some(checkpoint)) => {
+                    self.checkpoints
+                        .write_in_background(checkpoint, &self.store, self.next_seq)
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "checkpoint failed; the log still holds everything")
+                }
             }
         }
         stop
@@ -480,7 +509,30 @@ impl Room {
                     }
                     return;
                 }
-                match guard::apply_update(self.awareness.doc(), &update, &self.settings.limits) {
+                // Someone else's pending (unlogged) items can make a good update fail when
+                // yrs retries them; then the update gets a second chance on the document
+                // rebuilt from storage, which holds no pending items.
+                let others_pending =
+                    has_pending(self.awareness.doc()) && !self.pending_from.contains(&peer);
+                let mut outcome =
+                    guard::apply_update(self.awareness.doc(), &update, &self.settings.limits);
+                if outcome.is_err() && others_pending {
+                    tracing::info!(
+                        peer,
+                        "update failed beside pending items; retrying without them"
+                    );
+                    self.recover(batch);
+                    outcome =
+                        guard::apply_update(self.awareness.doc(), &update, &self.settings.limits);
+                }
+                if outcome.is_ok() {
+                    if has_pending(self.awareness.doc()) {
+                        self.pending_from.insert(peer);
+                    } else {
+                        self.pending_from.clear();
+                    }
+                }
+                match outcome {
                     Ok(Some(delta)) => batch.accepted.push(Accepted { peer, who, delta }),
                     Ok(None) => {}
                     Err(rejection) => {
@@ -608,6 +660,7 @@ impl Room {
                 });
                 Ok(doc)
             });
+        self.pending_from.clear();
         match rebuilt {
             Ok(doc) => *self.awareness.doc_mut() = doc,
             Err(e) => {
@@ -617,140 +670,19 @@ impl Room {
         }
     }
 
-    /// Appends this batch's updates, one merged record per peer, and waits for the group
-    /// commit. Only then are they queued for broadcast.
-    async fn persist(&mut self, accepted: &[Accepted]) -> Result<(), StoreError> {
-        let now = now_ms();
-        let mut order: Vec<PeerId> = Vec::new();
-        let mut by_peer: HashMap<PeerId, (&Participant, Vec<&[u8]>)> = HashMap::new();
-        for a in accepted {
-            by_peer
-                .entry(a.peer)
-                .or_insert_with(|| {
-                    order.push(a.peer);
-                    (&a.who, Vec::new())
-                })
-                .1
-                .push(a.delta.as_slice());
-        }
-        // One record per peer, or one per update if yrs cannot merge them. Each carries
-        // the identity of the peer that made it.
-        let mut records: Vec<(PeerId, Record)> = Vec::with_capacity(order.len());
-        for peer in order {
-            let (who, updates) = &by_peer[&peer];
-            let record = |update: Vec<u8>| {
-                let author = Some(who.identity.as_str().to_owned());
-                (
-                    peer,
-                    Record {
-                        ts_ms: now,
-                        author,
-                        update,
-                    },
-                )
-            };
-            match updates.as_slice() {
-                [one] => records.push(record(one.to_vec())),
-                many => match merge(many) {
-                    Some(merged) => records.push(record(merged)),
-                    None => records.extend(many.iter().map(|u| record(u.to_vec()))),
-                },
-            }
-        }
-        let mut written = 0;
-        for (_, record) in &records {
-            written += self.store.append(&self.name, self.next_seq, record)?;
-            self.next_seq += 1;
-            self.unsnapshotted += 1;
-        }
-        let unrecorded = self.unrecorded.get_or_insert(Unrecorded::default());
-        unrecorded.updated_at = now;
-        unrecorded.size += written;
-        if self
-            .meta_written_ms
-            .is_none_or(|at| now.saturating_sub(at) >= 1000)
-        {
-            self.record_meta(now)?;
-        }
-        self.store.flush().await?;
-
-        self.metrics
-            .updates_received
-            .fetch_add(accepted.len() as u64, Relaxed);
-        for (peer, record) in records {
-            self.queue(
-                Target::AllBut(peer),
-                &Message::Sync(SyncMessage::Update(record.update)),
-            );
-        }
-        Ok(())
-    }
-
-    /// Counts the edits since the last call in the document's metadata. Only `updated_at`
-    /// and `size` change, atomically, so a rename made meanwhile is kept.
-    fn record_meta(&mut self, now: u64) -> Result<(), StoreError> {
-        if let Some(unrecorded) = self.unrecorded.take() {
-            self.store.update_meta(&self.name, |meta| {
-                meta.updated_at = meta.updated_at.max(unrecorded.updated_at);
-                meta.size += unrecorded.size;
-            })?;
-            self.meta_written_ms = Some(now);
-        }
-        Ok(())
-    }
-
-    /// Writes a snapshot of the whole state. The log records stay: they are history.
-    fn checkpoint(&mut self) -> Result<(), StoreError> {
+    /// Writes a snapshot of the whole state, after any being written in the background.
+    /// The log records stay: they are history.
+    async fn checkpoint(&mut self) -> Result<(), StoreError> {
+        self.checkpoints.finish().await;
         self.record_meta(now_ms())?;
-        if let Some(checkpoint) = self.snapshot()? {
-            checkpoint.write(&self.store)?;
-            self.covered(&checkpoint);
+        if let Some(checkpoint) =
+            self.checkpoints
+                .snapshot(&self.name, self.awareness.doc(), self.next_seq)?
+        {
+            self.checkpoints
+                .write(checkpoint, &self.store, self.next_seq)?;
         }
         Ok(())
-    }
-
-    /// Like [`Room::checkpoint`], but the writing happens on a blocking thread so the
-    /// room goes on with the next batch. An older snapshot landing after a newer one is
-    /// still correct: loading replays the longer tail. The room counts the checkpoint as
-    /// done at once; if the write fails, the next one (after `checkpoint_every` more
-    /// records, or at unload) covers the range again, and the log holds everything.
-    fn checkpoint_in_background(&mut self) -> Result<(), StoreError> {
-        if let Some(checkpoint) = self.snapshot()? {
-            self.covered(&checkpoint);
-            let store = self.store.clone();
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = checkpoint.write(&store) {
-                    tracing::warn!(doc = %checkpoint.doc, error = %e, "checkpoint failed; the log still holds everything");
-                }
-            });
-        }
-        Ok(())
-    }
-
-    /// The whole state as a v2 update and the log records it covers, if the log has
-    /// grown since the last snapshot.
-    fn snapshot(&self) -> Result<Option<Checkpoint>, StoreError> {
-        if self.unsnapshotted == 0 || self.next_seq == 0 {
-            return Ok(None);
-        }
-        let doc = self.awareness.doc();
-        let state = catch_unwind(AssertUnwindSafe(|| {
-            doc.transact()
-                .encode_state_as_update_v2(&StateVector::default())
-        }))
-        .map_err(|_| StoreError::Corrupt(format!("{} cannot be encoded", self.name)))?;
-        Ok(Some(Checkpoint {
-            doc: self.name.clone(),
-            compact_from: self.compacted_to,
-            upto: self.next_seq - 1,
-            state,
-        }))
-    }
-
-    /// Records that the log up to the checkpoint is snapshotted and compacted.
-    fn covered(&mut self, checkpoint: &Checkpoint) {
-        self.unsnapshotted = self.next_seq - 1 - checkpoint.upto;
-        self.compacted_to = checkpoint.upto + 1;
     }
 
     fn queue(&mut self, target: Target, message: &Message) {
