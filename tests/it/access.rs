@@ -1004,3 +1004,65 @@ async fn a_revoked_member_of_a_group_link_is_out_and_stays_out_in_that_browser()
     assert_eq!(location, format!("/d/{doc}?signin=revoked"));
     assert_eq!(me(&session).await.unwrap().status(), 403);
 }
+
+#[tokio::test]
+async fn a_stale_session_cookie_is_cleared_and_locks_nobody_out() {
+    let server = TestServer::start_with(|c| c.auth_failures_per_minute = 3).await;
+    let stale = format!("leitbild_session={}", "s".repeat(43));
+    for _ in 0..10 {
+        let response = browser()
+            .get(server.url("/api/docs"))
+            .header("cookie", &stale)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        let cleared = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            cleared.starts_with("leitbild_session=;") && cleared.contains("Max-Age=0"),
+            "{cleared}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "session_ended");
+    }
+    let own = same_origin(&server);
+    let ws = server.ws_url_with("bildungsleitbild", "");
+    assert_eq!(
+        upgrade_status(&ws, &[("cookie", stale.as_str()), ("origin", own.as_str())]).await,
+        401
+    );
+    assert_eq!(
+        get_as(&server, ADMIN, "/api/me").await.status(),
+        200,
+        "nobody is locked out"
+    );
+    // Errors carry a stable code besides their text.
+    let body: Value = get_as(&server, &"q".repeat(43), "/api/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "invalid_credential");
+    let body: Value = reqwest::get(server.url("/api/docs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "sign_in_required");
+    let ed = invite(
+        &server,
+        "bildungsleitbild",
+        json!({"role": "editor", "name": "Ed"}),
+    )
+    .await;
+    let body: Value = get_as(&server, token(&ed), "/api/docs/bildungsleitbild/invites")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["code"], "role");
+}

@@ -29,6 +29,8 @@ pub enum AuthError {
     Missing,
     #[error("this link or token is not valid")]
     Unknown,
+    #[error("your session has ended: open your invite link again")]
+    StaleSession,
     #[error("this link has been revoked")]
     Revoked,
     #[error("this link has expired")]
@@ -214,13 +216,20 @@ impl Auth {
             (None, Some(session)) => (session.as_str(), Source::Cookie),
             (None, None) => return Err(AuthError::Missing),
         };
-        self.check_limit(ip)?;
+        // Only explicit tokens count as attempts. Browsers send their cookie by
+        // themselves, so an old tab with a session the server no longer knows would
+        // otherwise lock out everybody behind the same address.
+        let explicit = source != Source::Cookie;
+        if explicit {
+            self.check_limit(ip)?;
+        }
         let grants = match self.lookup(secret) {
             Ok(Found::Grants(grants)) => grants,
-            Ok(Found::Nothing) => {
+            Ok(Found::Nothing) if explicit => {
                 self.failed(ip);
                 return Err(AuthError::Unknown);
             }
+            Ok(Found::Nothing) => return Err(AuthError::StaleSession),
             Err(e) => return Err(e.into()),
         };
         let grants = self.resolve(&grants)?;

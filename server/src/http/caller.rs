@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, Denied};
 use crate::access::presented::{is_safe, origin_allowed, Presented, Source};
 use crate::auth::Caller;
 
@@ -39,7 +39,7 @@ impl FromRequestParts<AppState> for Caller {
         {
             tracing::warn!(path = %parts.uri.path(), "cross-site request refused");
             state.metrics.reject("forbidden");
-            return Err(ApiError::Forbidden("cross-site request refused".into()));
+            return Err(ApiError::Forbidden(Denied::CrossSite));
         }
         Ok(caller)
     }

@@ -19,6 +19,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::access::presented::cleared_cookie;
 use crate::auth::{Auth, AuthError};
 use crate::connection::ConnectionSettings;
 use crate::metrics::Metrics;
@@ -150,9 +151,9 @@ pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
-    Unauthorized(String),
+    Unauthorized(Denied),
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Denied),
     #[error("not found")]
     NotFound,
     #[error("{0}")]
@@ -186,12 +187,18 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        let body = Json(serde_json::json!({ "error": self.to_string() }));
+        let body = Json(serde_json::json!({ "error": self.to_string(), "code": self.code() }));
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         match &self {
-            ApiError::Unauthorized(_) => {
+            ApiError::Unauthorized(denied) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                if *denied == Denied::StaleSession {
+                    // Tell the browser to stop sending a session the server does not know.
+                    if let Ok(clear) = HeaderValue::from_str(&cleared_cookie(false)) {
+                        headers.insert(header::SET_COOKIE, clear);
+                    }
+                }
             }
             ApiError::TooManyRequests { retry_after, .. } => {
                 if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
@@ -201,6 +208,66 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         response
+    }
+}
+
+/// Why a request was not let in, with a stable code clients can translate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("sign-in required: open your invite link")]
+    SignInRequired,
+    #[error("this link or token is not valid")]
+    InvalidCredential,
+    #[error("this link has been revoked")]
+    Revoked,
+    #[error("this link has expired")]
+    Expired,
+    #[error("this group link is full")]
+    LinkFull,
+    #[error("your role does not allow this")]
+    Role,
+    #[error("your link is for another document")]
+    OtherDocument,
+    #[error("cross-site request refused")]
+    CrossSite,
+    #[error("a token is required: programs cannot use a browser's session cookie")]
+    TokenRequired,
+    #[error("your session has ended: open your invite link again")]
+    StaleSession,
+}
+
+impl Denied {
+    pub fn code(self) -> &'static str {
+        match self {
+            Denied::SignInRequired => "sign_in_required",
+            Denied::InvalidCredential => "invalid_credential",
+            Denied::Revoked => "revoked",
+            Denied::Expired => "expired",
+            Denied::LinkFull => "link_full",
+            Denied::Role => "role",
+            Denied::OtherDocument => "other_document",
+            Denied::CrossSite => "cross_site",
+            Denied::TokenRequired => "token_required",
+            Denied::StaleSession => "session_ended",
+        }
+    }
+}
+
+impl ApiError {
+    /// A stable, machine-readable code for the JSON body (`"code"`), so clients can say
+    /// what went wrong in their own language.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized(denied) | ApiError::Forbidden(denied) => denied.code(),
+            ApiError::NotFound => "not_found",
+            ApiError::Gone(_) => "gone",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
     }
 }
 
@@ -225,10 +292,12 @@ impl From<RoomsError> for ApiError {
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::Missing | AuthError::Unknown => ApiError::Unauthorized(e.to_string()),
-            AuthError::Revoked | AuthError::Expired | AuthError::Full => {
-                ApiError::Forbidden(e.to_string())
-            }
+            AuthError::Missing => ApiError::Unauthorized(Denied::SignInRequired),
+            AuthError::Unknown => ApiError::Unauthorized(Denied::InvalidCredential),
+            AuthError::StaleSession => ApiError::Unauthorized(Denied::StaleSession),
+            AuthError::Revoked => ApiError::Forbidden(Denied::Revoked),
+            AuthError::Expired => ApiError::Forbidden(Denied::Expired),
+            AuthError::Full => ApiError::Forbidden(Denied::LinkFull),
             AuthError::Limited(seconds) => ApiError::TooManyRequests {
                 message: e.to_string(),
                 retry_after: seconds,
@@ -244,7 +313,7 @@ fn doc_name(raw: &str) -> Result<DocName, ApiError> {
 
 /// The answer for a request whose caller lacks the role for it.
 fn forbidden() -> ApiError {
-    ApiError::Forbidden("your role does not allow this".into())
+    ApiError::Forbidden(Denied::Role)
 }
 
 /// How long a deleted document stays restorable.

@@ -29,7 +29,7 @@ pub async fn page(
         Err(e) => {
             tracing::info!(error = %e, "link not accepted");
             let why = match e {
-                AuthError::Missing | AuthError::Unknown => "invalid",
+                AuthError::Missing | AuthError::Unknown | AuthError::StaleSession => "invalid",
                 AuthError::Revoked => "revoked",
                 AuthError::Expired => "expired",
                 AuthError::Full => "full",

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::caller::Origin;
-use super::{doc_name, docs, ApiError, AppState};
+use super::{doc_name, docs, ApiError, AppState, Denied};
 use crate::access::presented::{origin_allowed, Presented};
 use crate::access::role::Action;
 use crate::connection;
@@ -42,10 +42,13 @@ pub async fn websocket(
         Some(false) => {
             tracing::warn!(%doc, "cross-origin websocket refused");
             state.metrics.reject("forbidden");
-            return Err(ApiError::Forbidden("cross-origin websocket refused".into()));
+            return Err(ApiError::Forbidden(Denied::CrossSite));
         }
         // Browsers always send an Origin on websockets, so a request without one is a
         // program: it must show a token, not ride on a cookie.
+        None if presented.token.is_none() && presented.session.is_some() => {
+            return Err(ApiError::Unauthorized(Denied::TokenRequired));
+        }
         None => presented.session = None,
     }
     let caller = state
@@ -81,9 +84,7 @@ pub async fn websocket(
     };
     let Some(grant) = caller.may(&doc, Action::Read) else {
         state.metrics.reject("forbidden");
-        return Err(ApiError::Forbidden(
-            "your link is for another document".into(),
-        ));
+        return Err(ApiError::Forbidden(Denied::OtherDocument));
     };
     let identity = grant.identity();
     let who = Arc::new(Participant {
