@@ -573,10 +573,15 @@ mod tests {
             ));
         }
         // Let the flusher see its channel close and release the database lock.
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
+        let mut reopened = Store::open(dir.path(), 1 << 20, Arc::default());
+        for _ in 0..500 {
+            if reopened.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            reopened = Store::open(dir.path(), 1 << 20, Arc::default());
         }
-        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
+        let store = reopened.unwrap();
         assert_eq!(store.list().unwrap(), vec![(name("x"), meta)]);
         assert_eq!(store.load(&name("x")).unwrap().tail, vec![record(&[7])]);
     }
