@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{keys, Store, StoreError};
+use super::{keys, update_json, Store, StoreError};
 use crate::access::audit::AuditEntry;
 use crate::access::identity::{Person, TokenEntry};
 use crate::access::invite::{Invite, Status};
@@ -85,26 +85,9 @@ impl Store {
     pub fn update_invite(
         &self,
         id: &str,
-        mut change: impl FnMut(&mut Invite),
+        change: impl FnMut(&mut Invite),
     ) -> Result<Option<Invite>, StoreError> {
-        let mut corrupt = None;
-        let updated = self.invites.update_and_fetch(id.as_bytes(), |old| {
-            let old = old?;
-            match decode::<Invite>("invite", old) {
-                Ok(mut invite) => {
-                    change(&mut invite);
-                    Some(encode(&invite))
-                }
-                Err(e) => {
-                    corrupt = Some(e);
-                    Some(old.to_vec())
-                }
-            }
-        })?;
-        if let Some(e) = corrupt {
-            return Err(e);
-        }
-        updated.map(|v| decode("invite", &v)).transpose()
+        update_json(&self.invites, id.as_bytes(), "invite", change)
     }
 
     /// Lets one more person join a group link, if it is active and not full; the count
@@ -185,26 +168,9 @@ impl Store {
     pub fn update_token(
         &self,
         lookup: [u8; 16],
-        mut change: impl FnMut(&mut TokenEntry),
+        change: impl FnMut(&mut TokenEntry),
     ) -> Result<Option<TokenEntry>, StoreError> {
-        let mut corrupt = None;
-        let updated = self.tokens.update_and_fetch(lookup, |old| {
-            let old = old?;
-            match decode::<TokenEntry>("token", old) {
-                Ok(mut entry) => {
-                    change(&mut entry);
-                    Some(encode(&entry))
-                }
-                Err(e) => {
-                    corrupt = Some(e);
-                    Some(old.to_vec())
-                }
-            }
-        })?;
-        if let Some(e) = corrupt {
-            return Err(e);
-        }
-        updated.map(|v| decode("token", &v)).transpose()
+        update_json(&self.tokens, &lookup, "token", change)
     }
 
     /// Appends an audit entry. Append-only: nothing changes or removes one.

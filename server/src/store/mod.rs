@@ -174,26 +174,14 @@ impl Store {
     pub fn update_meta(
         &self,
         doc: &DocName,
-        mut change: impl FnMut(&mut DocMeta),
+        change: impl FnMut(&mut DocMeta),
     ) -> Result<Option<DocMeta>, StoreError> {
-        let mut corrupt = None;
-        let updated = self.meta.update_and_fetch(doc.as_str(), |old| {
-            let old = old?;
-            match decode_meta(old) {
-                Ok(mut meta) => {
-                    change(&mut meta);
-                    Some(encode_meta(&meta))
-                }
-                Err(e) => {
-                    corrupt = Some(e);
-                    Some(old.to_vec())
-                }
-            }
-        })?;
-        if let Some(e) = corrupt {
-            return Err(e);
-        }
-        updated.map(|v| decode_meta(&v)).transpose()
+        update_json(
+            &self.meta,
+            doc.as_str().as_bytes(),
+            "document metadata",
+            change,
+        )
     }
 
     /// Removes a document's metadata, log and snapshot for good (a trash entry that has
@@ -429,6 +417,38 @@ async fn run_flusher(
             let _ = waiter.send(result.clone());
         }
     }
+}
+
+/// Changes the JSON record under `key` atomically (sled retries `change` if another writer
+/// got there first); `None` if there is no record. A record that does not decode is left
+/// as it is and reported as corrupt.
+fn update_json<T: Serialize + serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+    what: &str,
+    mut change: impl FnMut(&mut T),
+) -> Result<Option<T>, StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("{what}: {e}"));
+    let mut failed = None;
+    let updated = tree.update_and_fetch(key, |old| {
+        let old = old?;
+        match serde_json::from_slice::<T>(old) {
+            Ok(mut value) => {
+                change(&mut value);
+                Some(serde_json::to_vec(&value).unwrap_or_else(|_| old.to_vec()))
+            }
+            Err(e) => {
+                failed = Some(corrupt(e));
+                Some(old.to_vec())
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    updated
+        .map(|v| serde_json::from_slice(&v).map_err(corrupt))
+        .transpose()
 }
 
 fn encode_meta(meta: &DocMeta) -> Vec<u8> {
