@@ -94,6 +94,10 @@ pub struct Config {
     /// Failed sign-in attempts per minute from one IP address before it gets HTTP 429.
     #[arg(long, env = "LEITBILD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
     pub auth_failures_per_minute: u32,
+
+    /// Called before every flush; tests inject storage faults with it. Not a flag.
+    #[arg(skip)]
+    pub flush_hook: crate::store::FlushHook,
 }
 
 /// A secret setting: never printed, also not in debug output.
@@ -136,6 +140,7 @@ impl Default for Config {
             public_url: None,
             allowed_origins: Vec::new(),
             auth_failures_per_minute: 30,
+            flush_hook: Default::default(),
         }
     }
 }

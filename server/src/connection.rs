@@ -17,8 +17,10 @@ use tokio::sync::mpsc;
 use crate::guard::{self, Limits, Rejection};
 use crate::metrics::Metrics;
 use crate::name::DocName;
-use crate::room::{Close, Command, Participant, PeerLink};
+use crate::room::{Close, Command, Participant, PeerLink, RoomError};
 use crate::rooms::Rooms;
+use crate::rooms::RoomsError;
+use crate::store::StoreError;
 
 /// What a connection needs from the server.
 #[derive(Clone)]
@@ -96,10 +98,14 @@ async fn run(
         Ok(room) => room,
         Err(e) => {
             tracing::warn!(error = %e, "cannot join document");
-            let _ = close_tx.try_send(Close {
-                code: 1011,
-                reason: "document unavailable",
-            });
+            let reason = match e {
+                RoomsError::Room(RoomError::Store(StoreError::Corrupt(_)) | RoomError::Load(_)) => {
+                    "stored document is damaged"
+                }
+                RoomsError::Room(RoomError::Store(StoreError::Failing(_))) => "storage is failing",
+                _ => "document unavailable",
+            };
+            let _ = close_tx.try_send(Close { code: 1011, reason });
             drop(out_tx);
             writer.run().await;
             return;

@@ -37,6 +37,23 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // A panic (yrs and sled signal some failures only so; the server catches them) is one
+    // line in the log, not a backtrace on the operator's terminal.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("panic");
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()));
+        tracing::error!(
+            at = at.as_deref().unwrap_or("?"),
+            "caught a panic: {message}"
+        );
+    }));
     let cli = Cli::parse();
     let config = match cli.command {
         Some(Command::Serve(config)) => config,
@@ -47,25 +64,37 @@ async fn main() -> anyhow::Result<()> {
             _ => Config::default(),
         },
     };
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(listener) => listener,
+        Err(e) => fatal(&format!(
+            "cannot listen on {}: {e} (is another program using it? choose another with --addr)",
+            config.addr
+        )),
+    };
     let data = config.data.display().to_string();
-    leitbild::serve_and_tell(listener, config, shutdown_signal(), |started| {
+    let served = leitbild::serve_and_tell(listener, config, shutdown_signal(), |started| {
         welcome(started, &data)
     })
-    .await?;
+    .await;
+    if let Err(e) = served {
+        fatal(&e.to_string());
+    }
     Ok(())
 }
 
 /// An operator command's outcome: its own clear message and exit code 1 on failure.
 fn operator(result: Result<(), cli::CliError>) -> anyhow::Result<()> {
     if let Err(e) = result {
-        let _ =
-            std::io::Write::write_all(&mut std::io::stderr(), format!("error: {e}\n").as_bytes());
-        std::process::exit(1);
+        fatal(&e.to_string());
     }
     Ok(())
+}
+
+/// One line on stderr and exit code 1: what went wrong and what to do.
+fn fatal(message: &str) -> ! {
+    let line = format!("error: {message}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    std::process::exit(1)
 }
 
 /// The newcomer's welcome; its first line is also what tests and tools parse. Written

@@ -32,6 +32,10 @@ pub struct Metrics {
     pub updates_received: AtomicU64,
     pub updates_broadcast: AtomicU64,
     pub bytes_persisted: AtomicU64,
+    /// 1 while storage is failing (a flush failed and has not succeeded since).
+    pub storage_failing: AtomicU64,
+    /// Damaged values and documents found on reads.
+    pub corrupt: AtomicU64,
     flush_buckets: [AtomicU64; FLUSH_BUCKETS.len()],
     flush_count: AtomicU64,
     flush_sum_us: AtomicU64,
@@ -72,6 +76,11 @@ impl Metrics {
                 "Documents loaded in memory.",
                 &self.open_docs,
             ),
+            (
+                "leitbild_storage_failing",
+                "1 while storage is failing: a flush failed and none has succeeded since.",
+                &self.storage_failing,
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(
@@ -81,6 +90,11 @@ impl Metrics {
             );
         }
         let counters = [
+            (
+                "leitbild_corrupt_total",
+                "Damaged values or documents found when reading the store.",
+                &self.corrupt,
+            ),
             (
                 "leitbild_updates_received_total",
                 "Document updates accepted from peers.",

@@ -23,10 +23,26 @@ use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("cannot open the data directory: {0}")]
+    #[error("{}", opening_advice(.dir, .error))]
+    Open { dir: PathBuf, error: StoreError },
+    #[error("storage failed: {0}")]
     Store(#[from] StoreError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// One line for an operator whose data directory does not open: what, and what to do.
+fn opening_advice(dir: &std::path::Path, error: &StoreError) -> String {
+    let dir = dir.display();
+    match error {
+        StoreError::Locked => format!(
+            "the data directory {dir} is in use by another Leitbild server: stop that one first, or start this one with another --data directory"
+        ),
+        StoreError::Unreadable(why) | StoreError::Corrupt(why) => format!(
+            "the data directory {dir} is damaged and cannot be opened ({why}): restore it from a backup (docs/operations.md) and keep the damaged copy for inspection"
+        ),
+        other => format!("cannot open the data directory {dir}: {other}"),
+    }
 }
 
 /// What a newcomer (and the operator) needs to know once the server listens.
@@ -59,7 +75,16 @@ pub async fn serve_and_tell(
 ) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::default());
     std::fs::create_dir_all(&config.data)?;
-    let store = Store::open(&config.data, config.cache_mb * 1024 * 1024, metrics.clone())?;
+    let store = Store::open_with(
+        &config.data,
+        config.cache_mb * 1024 * 1024,
+        metrics.clone(),
+        config.flush_hook.clone(),
+    )
+    .map_err(|error| ServeError::Open {
+        dir: config.data.clone(),
+        error,
+    })?;
     http::seed_demo(&store).await?;
     let auth = Auth::new(
         store.clone(),
@@ -159,10 +184,11 @@ pub async fn serve_and_tell(
         let _ = controlling.await;
     }
     served?;
-    store.flush().await?;
+    let flushed = store.flush().await;
     if let Some(path) = control_socket {
         let _ = std::fs::remove_file(path);
     }
+    flushed?;
     tracing::info!("stopped; everything is on disk");
     Ok(())
 }

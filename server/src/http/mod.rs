@@ -24,6 +24,7 @@ use crate::auth::{Auth, AuthError};
 use crate::connection::ConnectionSettings;
 use crate::metrics::Metrics;
 use crate::name::DocName;
+use crate::room::RoomError;
 use crate::rooms::{Rooms, RoomsError};
 use crate::store::{Store, StoreError};
 
@@ -124,7 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/d/{doc}", get(pages::page))
         .route("/assets/{*path}", get(pages::asset))
         .route("/sw.js", get(pages::service_worker))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(pages::health))
         .route("/metrics", get(pages::metrics))
         .route("/ws/{doc}", get(ws::websocket))
         .merge(api)
@@ -166,6 +167,10 @@ pub enum ApiError {
     TooManyRequests { message: String, retry_after: u64 },
     #[error("{0}")]
     Unavailable(&'static str),
+    #[error("storage is failing: {0}")]
+    StorageFailing(String),
+    #[error("the stored document is damaged; the operator has been told")]
+    Damaged(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -181,7 +186,13 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StorageFailing(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Damaged(detail) => {
+                tracing::error!(%detail, "damaged document refused");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -266,6 +277,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::StorageFailing(_) => "storage_failing",
+            ApiError::Damaged(_) => "damaged",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -273,7 +286,11 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::Internal(e.to_string())
+        match e {
+            StoreError::Failing(why) => ApiError::StorageFailing(why),
+            StoreError::Corrupt(detail) => ApiError::Damaged(detail),
+            e => ApiError::Internal(e.to_string()),
+        }
     }
 }
 
@@ -284,6 +301,8 @@ impl From<RoomsError> for ApiError {
             RoomsError::TooManyDocs => {
                 ApiError::Unavailable("too many open documents, try again later")
             }
+            RoomsError::Room(RoomError::Store(e)) => e.into(),
+            RoomsError::Room(RoomError::Load(detail)) => ApiError::Damaged(detail),
             RoomsError::Room(e) => ApiError::Internal(e.to_string()),
         }
     }

@@ -70,6 +70,16 @@ pub async fn service_worker(headers: HeaderMap) -> Response {
     assets::file("sw.js", &headers)
 }
 
+/// `ok`, or 503 with the reason while storage is failing (it recovers by itself once a
+/// write succeeds again).
+pub async fn health(State(state): State<AppState>) -> Result<&'static str, super::ApiError> {
+    state
+        .store
+        .health()
+        .map(|()| "ok")
+        .map_err(super::ApiError::StorageFailing)
+}
+
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

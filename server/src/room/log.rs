@@ -54,7 +54,10 @@ impl Room {
         }
         let mut written = 0;
         for (_, record) in &records {
-            written += self.store.append(&self.name, self.next_seq, record)?;
+            written += self
+                .store
+                .append(&self.name, self.next_seq, self.last_seq, record)?;
+            self.last_seq = Some(self.next_seq);
             self.next_seq += 1;
             self.checkpoints.appended(record.update.len() as u64);
         }

@@ -155,7 +155,7 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RoomError {
     #[error("the document's room has stopped")]
     Stopped,
@@ -169,23 +169,30 @@ pub enum RoomError {
 #[derive(Clone)]
 pub struct RoomHandle {
     tx: mpsc::Sender<Command>,
+    /// Why the room could not load its document, once it has tried and failed.
+    failed: Arc<std::sync::OnceLock<RoomError>>,
 }
 
 impl RoomHandle {
+    /// Why the room is gone: its load error if it had one.
+    fn stopped(&self) -> RoomError {
+        self.failed.get().cloned().unwrap_or(RoomError::Stopped)
+    }
+
     pub async fn send(&self, command: Command) -> Result<(), RoomError> {
-        self.tx.send(command).await.map_err(|_| RoomError::Stopped)
+        self.tx.send(command).await.map_err(|_| self.stopped())
     }
 
     pub async fn join(&self, link: PeerLink) -> Result<(), RoomError> {
         let (joined, done) = oneshot::channel();
         self.send(Command::Join { link, joined }).await?;
-        done.await.map_err(|_| RoomError::Stopped)
+        done.await.map_err(|_| self.stopped())
     }
 
     pub async fn render(&self, format: Format) -> Result<String, RoomError> {
         let (reply, text) = oneshot::channel();
         self.send(Command::Render { format, reply }).await?;
-        text.await.map_err(|_| RoomError::Stopped)
+        text.await.map_err(|_| self.stopped())
     }
 
     pub async fn shutdown(&self, close: Close) {
@@ -281,6 +288,8 @@ pub struct Room {
     /// When the metadata was last written.
     meta_written_ms: Option<u64>,
     next_seq: u64,
+    /// The last record appended: the predecessor the next one names.
+    last_seq: Option<u64>,
     checkpoints: Schedule,
     /// Peers whose updates left items pending in the document (it holds none when empty).
     pending_from: HashSet<PeerId>,
@@ -297,6 +306,8 @@ pub fn spawn(
     may_unload: UnloadCheck,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::channel(settings.mailbox);
+    let failed = Arc::new(std::sync::OnceLock::new());
+    let failure = failed.clone();
     let span = tracing::info_span!("room", doc = %name);
     tokio::spawn(tracing::Instrument::instrument(
         async move {
@@ -304,13 +315,14 @@ pub fn spawn(
                 Ok(room) => room.run(rx, may_unload).await,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot open document");
+                    let _ = failure.set(e);
                     may_unload(&rx);
                 }
             }
         },
         span,
     ));
-    RoomHandle { tx }
+    RoomHandle { tx, failed }
 }
 
 impl Room {
@@ -334,6 +346,7 @@ impl Room {
             metrics,
             settings,
             next_seq: stored.next_seq,
+            last_seq: stored.last_seq,
             pending_from: HashSet::new(),
             checkpoints: Schedule::loaded(
                 &stored.tail,

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{keys, update_json, Store, StoreError};
+use super::{keys, Store, StoreError};
 use crate::access::audit::AuditEntry;
 use crate::access::identity::{Person, TokenEntry};
 use crate::access::invite::{Invite, Status};
@@ -37,14 +37,6 @@ pub enum Joined {
     NotAGroup,
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).unwrap_or_default()
-}
-
-fn decode<T: DeserializeOwned>(what: &str, value: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(value).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
 impl Store {
     /// Stores a new invite and its token's hash. Durable with the next flush.
     pub fn create_invite(
@@ -53,26 +45,24 @@ impl Store {
         lookup: [u8; 16],
         token: &TokenEntry,
     ) -> Result<(), StoreError> {
+        let trees = self.writing()?;
         // The invite first: a crash in between leaves an invite nobody can use, never a
         // token that points nowhere.
-        self.invites.insert(invite.id.as_bytes(), encode(invite))?;
-        self.tokens.insert(lookup, encode(token))?;
-        Ok(())
+        trees.invites.insert_json(invite.id.as_bytes(), invite)?;
+        trees.tokens.insert_json(lookup, token)
     }
 
     pub fn invite(&self, id: &str) -> Result<Option<Invite>, StoreError> {
-        self.invites
-            .get(id.as_bytes())?
-            .map(|v| decode("invite", &v))
-            .transpose()
+        self.trees()?.invites.get_json(id.as_bytes())
     }
 
     /// A document's invites, oldest first.
     pub fn invites_of(&self, doc: &DocName) -> Result<Vec<Invite>, StoreError> {
+        let trees = self.trees()?;
         let mut invites = Vec::new();
-        for entry in self.invites.iter() {
-            let (_, value) = entry?;
-            let invite: Invite = decode("invite", &value)?;
+        for entry in trees.invites.iter() {
+            let (key, value) = entry?;
+            let invite: Invite = trees.invites.decode(&key, &value)?;
             if invite.doc == doc.as_str() {
                 invites.push(invite);
             }
@@ -87,7 +77,7 @@ impl Store {
         id: &str,
         change: impl FnMut(&mut Invite),
     ) -> Result<Option<Invite>, StoreError> {
-        update_json(&self.invites, id.as_bytes(), "invite", change)
+        self.writing()?.invites.update_json(id.as_bytes(), change)
     }
 
     /// Lets one more person join a group link, if it is active and not full; the count
@@ -118,22 +108,21 @@ impl Store {
     }
 
     pub fn person(&self, invite: &str, n: u32) -> Result<Option<Person>, StoreError> {
-        self.people
-            .get(keys::person_key(invite, n))?
-            .map(|v| decode("person", &v))
-            .transpose()
+        self.trees()?.people.get_json(keys::person_key(invite, n))
     }
 
     pub fn put_person(&self, invite: &str, n: u32, person: &Person) -> Result<(), StoreError> {
-        self.people
-            .insert(keys::person_key(invite, n), encode(person))?;
-        Ok(())
+        self.writing()?
+            .people
+            .insert_json(keys::person_key(invite, n), person)
     }
 
     /// The people of a group link, in the order they joined.
     pub fn people_of(&self, invite: &str) -> Result<Vec<(u32, Person)>, StoreError> {
+        let trees = self.trees()?;
         let prefix = keys::people_prefix(invite);
-        self.people
+        trees
+            .people
             .scan_prefix(&prefix)
             .map(|entry| {
                 let (key, value) = entry?;
@@ -141,27 +130,22 @@ impl Store {
                     .try_into()
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::Corrupt("person key".into()))?;
-                Ok((n, decode("person", &value)?))
+                Ok((n, trees.people.decode(&key, &value)?))
             })
             .collect()
     }
 
     /// The record of a token, by the first 16 bytes of its hash.
     pub fn token(&self, lookup: [u8; 16]) -> Result<Option<TokenEntry>, StoreError> {
-        self.tokens
-            .get(lookup)?
-            .map(|v| decode("token", &v))
-            .transpose()
+        self.trees()?.tokens.get_json(lookup)
     }
 
     pub fn put_token(&self, lookup: [u8; 16], entry: &TokenEntry) -> Result<(), StoreError> {
-        self.tokens.insert(lookup, encode(entry))?;
-        Ok(())
+        self.writing()?.tokens.insert_json(lookup, entry)
     }
 
     pub fn remove_token(&self, lookup: [u8; 16]) -> Result<(), StoreError> {
-        self.tokens.remove(lookup)?;
-        Ok(())
+        self.writing()?.tokens.remove(lookup)
     }
 
     /// Changes a token's record atomically (a session collecting another grant).
@@ -170,22 +154,26 @@ impl Store {
         lookup: [u8; 16],
         change: impl FnMut(&mut TokenEntry),
     ) -> Result<Option<TokenEntry>, StoreError> {
-        update_json(&self.tokens, &lookup, "token", change)
+        self.writing()?.tokens.update_json(lookup, change)
     }
 
     /// Appends an audit entry. Append-only: nothing changes or removes one.
     pub fn append_audit(&self, scope: Scope<'_>, entry: &AuditEntry) -> Result<u64, StoreError> {
+        let trees = self.writing()?;
         // sled's ids are unique and increasing across restarts.
-        let seq = self.db.generate_id()?;
-        self.audit
-            .insert(keys::audit_key(scope.key(), seq), encode(entry))?;
+        let seq = trees.db.generate_id()?;
+        trees
+            .audit
+            .insert_json(keys::audit_key(scope.key(), seq), entry)?;
         Ok(seq)
     }
 
     /// The audit entries of a scope, oldest first.
     pub fn audit(&self, scope: Scope<'_>) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        let trees = self.trees()?;
         let prefix = keys::audit_prefix(scope.key());
-        self.audit
+        trees
+            .audit
             .scan_prefix(&prefix)
             .map(|entry| {
                 let (key, value) = entry?;
@@ -193,21 +181,17 @@ impl Store {
                     .try_into()
                     .map(u64::from_be_bytes)
                     .map_err(|_| StoreError::Corrupt("audit key".into()))?;
-                Ok((seq, decode("audit entry", &value)?))
+                Ok((seq, trees.audit.decode(&key, &value)?))
             })
             .collect()
     }
 
     pub fn setting<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, StoreError> {
-        self.settings
-            .get(name)?
-            .map(|v| decode(name, &v))
-            .transpose()
+        self.trees()?.settings.get_json(name)
     }
 
     pub fn put_setting<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
-        self.settings.insert(name, encode(value))?;
-        Ok(())
+        self.writing()?.settings.insert_json(name, value)
     }
 }
 

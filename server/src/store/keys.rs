@@ -5,8 +5,9 @@
 //! | tree     | key                                  | value                                   |
 //! |----------|--------------------------------------|-----------------------------------------|
 //! | `meta`   | `name`                               | JSON [`DocMeta`](super::DocMeta)        |
-//! | `log`    | `name 0x00 seq:u64be`                | `0x01 ts_ms:u64be author_len:u16be author update_v1` |
+//! | `log`    | `name 0x00 seq:u64be`                | `0x03 ts_ms:u64be prev:u64be author_len:u16be author update_v1` |
 //! | `snap`   | `name`                               | `0x02 upto_seq:u64be state_v2`          |
+//! | `heads`  | `name`                               | `last_seq:u64be`                        |
 //! | `invites`| `invite_id` (16 hex digits)          | JSON [`Invite`](crate::access::invite::Invite) |
 //! | `tokens` | first 16 bytes of the token's SHA-256| JSON [`TokenEntry`](crate::access::identity::TokenEntry) |
 //! | `people` | `invite_id 0x00 n:u32be`             | JSON [`Person`](crate::access::identity::Person) |
@@ -14,6 +15,11 @@
 //! | `settings`| `name`                              | JSON                                    |
 //!
 //! An audit scope is a document name, or `~` (never a name) for server-wide events.
+//!
+//! **Every value is sealed**: followed by the CRC-32 of its key and its bytes (4 bytes,
+//! big-endian), checked on every read, so a flipped bit, or a value under the wrong key,
+//! is noticed instead of served. `settings["format"]` says the data is sealed; a store
+//! from before sealing is sealed once when it is opened.
 //! Big-endian sequence numbers make sled's byte order the log order, so a prefix scan
 //! reads a document's history in sequence. The leading version byte of each value lets a
 //! later release change the layout without guessing.
@@ -28,6 +34,38 @@ pub const TOKENS: &str = "tokens";
 pub const PEOPLE: &str = "people";
 pub const AUDIT: &str = "audit";
 pub const SETTINGS: &str = "settings";
+pub const HEADS: &str = "heads";
+
+/// Every tree, for whole-store passes (sealing an old store).
+pub const TREES: [&str; 9] = [
+    META, LOG, SNAP, INVITES, TOKENS, PEOPLE, AUDIT, SETTINGS, HEADS,
+];
+
+/// The settings key that says the values are sealed, and its value.
+pub const FORMAT: &str = "format";
+pub const SEALED: &[u8] = b"sealed-crc32-v1";
+
+/// `value ++ crc32(key ++ value)`.
+pub fn seal(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut sealed = Vec::with_capacity(value.len() + 4);
+    sealed.extend_from_slice(value);
+    sealed.extend_from_slice(&checksum(key, value).to_be_bytes());
+    sealed
+}
+
+/// The value inside a sealed one, if its checksum holds.
+pub fn unseal<'a>(key: &[u8], sealed: &'a [u8]) -> Option<&'a [u8]> {
+    let (value, sum) = sealed.split_at_checked(sealed.len().checked_sub(4)?)?;
+    (u32::from_be_bytes(sum.try_into().ok()?) == checksum(key, value)).then_some(value)
+}
+
+fn checksum(key: &[u8], value: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&(key.len() as u32).to_be_bytes());
+    hasher.update(key);
+    hasher.update(value);
+    hasher.finalize()
+}
 
 /// The audit scope of server-wide events: not a valid document name.
 pub const SERVER_SCOPE: &str = "~";
@@ -63,6 +101,10 @@ pub fn audit_key(scope: &str, seq: u64) -> Vec<u8> {
 }
 
 const RECORD_V1: u8 = 1;
+/// Records since sealing also name the record before them, so a missing one is noticed.
+const RECORD_V3: u8 = 3;
+/// `prev` of a document's first record.
+pub const NO_PREV: u64 = u64::MAX;
 /// A snapshot holds the state as a Yjs v2 update: less than half the size of v1.
 const SNAPSHOT_V2: u8 = 2;
 
@@ -92,26 +134,45 @@ pub fn log_seq(key: &[u8]) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub ts_ms: u64,
-    /// Filled in by authentication (a later issue); `None` until then.
+    /// The identity that made the change; `None` for content the server wrote itself.
     pub author: Option<String>,
     pub update: Vec<u8>,
 }
 
-pub fn encode_record(record: &Record) -> Vec<u8> {
+/// A record as stored: its content and the sequence number of the record before it
+/// (`None` for records from before sealing, which do not say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub record: Record,
+    pub prev: Option<u64>,
+}
+
+pub fn encode_record(record: &Record, prev: u64) -> Vec<u8> {
     let author = record.author.as_deref().unwrap_or("").as_bytes();
     let author = &author[..author.len().min(u16::MAX as usize)];
-    let mut value = Vec::with_capacity(11 + author.len() + record.update.len());
-    value.push(RECORD_V1);
+    let mut value = Vec::with_capacity(19 + author.len() + record.update.len());
+    value.push(RECORD_V3);
     value.extend_from_slice(&record.ts_ms.to_be_bytes());
+    value.extend_from_slice(&prev.to_be_bytes());
     value.extend_from_slice(&(author.len() as u16).to_be_bytes());
     value.extend_from_slice(author);
     value.extend_from_slice(&record.update);
     value
 }
 
-pub fn decode_record(value: &[u8]) -> Option<Record> {
+pub fn decode_record(value: &[u8]) -> Option<Stored> {
     let (&version, rest) = value.split_first()?;
-    if version != RECORD_V1 || rest.len() < 10 {
+    let (prev, rest) = match version {
+        RECORD_V3 if rest.len() >= 18 => {
+            let prev = u64::from_be_bytes(rest[8..16].try_into().ok()?);
+            let mut shifted = rest[..8].to_vec();
+            shifted.extend_from_slice(&rest[16..]);
+            (Some(prev), std::borrow::Cow::Owned(shifted))
+        }
+        RECORD_V1 => (None, std::borrow::Cow::Borrowed(rest)),
+        _ => return None,
+    };
+    if rest.len() < 10 {
         return None;
     }
     let ts_ms = u64::from_be_bytes(rest[..8].try_into().ok()?);
@@ -121,10 +182,13 @@ pub fn decode_record(value: &[u8]) -> Option<Record> {
         return None;
     }
     let author = std::str::from_utf8(&rest[..author_len]).ok()?;
-    Some(Record {
-        ts_ms,
-        author: (!author.is_empty()).then(|| author.to_owned()),
-        update: rest[author_len..].to_vec(),
+    Some(Stored {
+        record: Record {
+            ts_ms,
+            author: (!author.is_empty()).then(|| author.to_owned()),
+            update: rest[author_len..].to_vec(),
+        },
+        prev,
     })
 }
 
@@ -161,16 +225,59 @@ mod tests {
     }
 
     #[test]
-    fn records_round_trip() {
-        for author in [None, Some("anna".to_owned())] {
+    fn records_round_trip_with_their_predecessor() {
+        for (author, prev) in [
+            (None, NO_PREV),
+            (Some("i:0123456789abcdef/2".to_owned()), 41),
+        ] {
             let record = Record {
                 ts_ms: 1_700_000_000_123,
                 author,
                 update: vec![1, 2, 3],
             };
-            assert_eq!(decode_record(&encode_record(&record)), Some(record));
+            let stored = decode_record(&encode_record(&record, prev)).unwrap();
+            assert_eq!(
+                stored,
+                Stored {
+                    record,
+                    prev: Some(prev)
+                }
+            );
         }
         assert_eq!(decode_record(&[2, 0]), None);
+        assert_eq!(decode_record(&[3, 0, 0]), None);
+    }
+
+    #[test]
+    fn records_from_before_sealing_still_read() {
+        let mut v1 = vec![RECORD_V1];
+        v1.extend_from_slice(&7u64.to_be_bytes());
+        v1.extend_from_slice(&4u16.to_be_bytes());
+        v1.extend_from_slice(b"anna");
+        v1.extend_from_slice(&[9, 9]);
+        let stored = decode_record(&v1).unwrap();
+        assert_eq!(stored.prev, None);
+        assert_eq!(stored.record.author.as_deref(), Some("anna"));
+        assert_eq!(stored.record.update, vec![9, 9]);
+    }
+
+    #[test]
+    fn sealed_values_notice_any_flipped_bit_and_a_wrong_key() {
+        let value = b"{\"title\":\"Leitbild\"}".to_vec();
+        let sealed = seal(b"doc", &value);
+        assert_eq!(unseal(b"doc", &sealed), Some(&value[..]));
+        assert_eq!(
+            unseal(b"other", &sealed),
+            None,
+            "a value under the wrong key"
+        );
+        for bit in 0..sealed.len() * 8 {
+            let mut flipped = sealed.clone();
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert_eq!(unseal(b"doc", &flipped), None, "bit {bit}");
+        }
+        assert_eq!(unseal(b"doc", &sealed[..3]), None, "too short");
+        assert_eq!(unseal(b"", &seal(b"", b"")), Some(&b""[..]));
     }
 
     #[test]

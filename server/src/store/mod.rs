@@ -1,37 +1,62 @@
 //! The `Store`: sled behind typed methods. Document metadata, the append-only update log
-//! (the history), snapshots, and group-commit durability.
+//! (the history), snapshots, access records, and group-commit durability.
 //!
 //! sled never leaks out of this module. Nothing here knows about yrs documents or
 //! websockets: updates are bytes, the room decides what they mean.
+//!
+//! What it promises: a value read is the value written (every value is sealed with a
+//! checksum, `keys::seal`); a document whose log lost records is refused, never served
+//! short (each record names the one before it, and `heads` holds the last one); a flush
+//! that returns `Ok` made every earlier write durable (`disk::Durable`); and after a flush
+//! failed, nothing unflushed is served (`disk`, the failing state).
 
 mod access;
+mod disk;
 mod keys;
+mod table;
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use access::{Joined, Scope};
+pub use disk::FlushHook;
 pub use keys::Record;
 
 use crate::metrics::Metrics;
 use crate::name::DocName;
+use disk::{Durable, Trees};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("storage failed: {0}")]
     Sled(Arc<sled::Error>),
+    #[error("storage failed: {0}")]
+    Io(Arc<std::io::Error>),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("the data directory cannot be opened: {0}")]
+    Unreadable(String),
+    #[error("the data directory is in use by another Leitbild server")]
+    Locked,
+    #[error("storage is failing ({0}); nothing is served until writes succeed again")]
+    Failing(String),
     #[error("document already exists")]
     Exists,
     #[error("the store has shut down")]
     Closed,
     #[error("no such record")]
     Missing,
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        StoreError::Io(Arc::new(e))
+    }
 }
 
 impl From<sled::Error> for StoreError {
@@ -97,75 +122,154 @@ pub struct Loaded {
     pub next_seq: u64,
     /// The sequence number up to which the snapshot covers the log.
     pub snapshot_seq: u64,
+    /// The last record's sequence number: the `prev` of the next one.
+    pub last_seq: Option<u64>,
 }
 
-type FlushReply = oneshot::Sender<Result<(), StoreError>>;
+/// A flush's answer: the epoch of the database it made durable.
+type FlushReply = oneshot::Sender<Result<u64, StoreError>>;
 
-/// The handle to the database. Cheap to clone; all clones share one flusher.
-#[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    meta: sled::Tree,
-    log: sled::Tree,
-    snap: sled::Tree,
-    invites: sled::Tree,
-    tokens: sled::Tree,
-    people: sled::Tree,
-    audit: sled::Tree,
-    settings: sled::Tree,
-    flusher: mpsc::Sender<FlushReply>,
+struct Shared {
+    dir: PathBuf,
+    cache_bytes: u64,
+    /// `None` only while a failed database is being reopened.
+    trees: RwLock<Option<Arc<Trees>>>,
+    /// Why storage is failing; `None` while it works.
+    failing: Mutex<Option<String>>,
+    /// The incarnation of the database: one more with every reopen.
+    epoch: AtomicU64,
     metrics: Arc<Metrics>,
     /// Held while a document is loaded or its log compacted: sled iterators are not
     /// snapshots, so a load running beside a compaction could read half a merged run.
-    log_rewrite: Arc<std::sync::Mutex<()>>,
+    log_rewrite: Mutex<()>,
+}
+
+/// The handle to the database. Cheap to clone; all clones share one flusher.
+pub struct Store {
+    shared: Arc<Shared>,
+    flusher: mpsc::Sender<FlushReply>,
+    /// The oldest database epoch this handle wrote to since its last flush. A write that
+    /// went to a database that failed and was reopened since is lost: its flush must not
+    /// say otherwise. Each clone (a room, a request) tracks its own writes.
+    written: AtomicU64,
+}
+
+impl Clone for Store {
+    fn clone(&self) -> Self {
+        Store {
+            shared: self.shared.clone(),
+            flusher: self.flusher.clone(),
+            written: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 impl Store {
     /// Opens (or creates) the database in `dir` and starts the group-commit flusher.
     /// Must be called inside a tokio runtime.
     pub fn open(dir: &Path, cache_bytes: u64, metrics: Arc<Metrics>) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            .open()?;
-        let (flusher, requests) = mpsc::channel(4096);
-        tokio::spawn(run_flusher(db.clone(), requests, metrics.clone()));
-        Ok(Store {
-            meta: db.open_tree(keys::META)?,
-            log: db.open_tree(keys::LOG)?,
-            snap: db.open_tree(keys::SNAP)?,
-            invites: db.open_tree(keys::INVITES)?,
-            tokens: db.open_tree(keys::TOKENS)?,
-            people: db.open_tree(keys::PEOPLE)?,
-            audit: db.open_tree(keys::AUDIT)?,
-            settings: db.open_tree(keys::SETTINGS)?,
-            db,
-            flusher,
+        Self::open_with(dir, cache_bytes, metrics, FlushHook::default())
+    }
+
+    /// [`Store::open`] with a hook called before every flush (fault injection).
+    pub fn open_with(
+        dir: &Path,
+        cache_bytes: u64,
+        metrics: Arc<Metrics>,
+        hook: FlushHook,
+    ) -> Result<Store, StoreError> {
+        let trees = disk::open(dir, cache_bytes, 0)?;
+        let shared = Arc::new(Shared {
+            dir: dir.to_path_buf(),
+            cache_bytes,
+            trees: RwLock::new(Some(Arc::new(trees))),
+            failing: Mutex::new(None),
+            epoch: AtomicU64::new(0),
             metrics,
-            log_rewrite: Arc::default(),
+            log_rewrite: Mutex::new(()),
+        });
+        let (flusher, requests) = mpsc::channel(4096);
+        tokio::spawn(run_flusher(
+            shared.clone(),
+            requests,
+            Durable::new(dir, hook),
+        ));
+        Ok(Store {
+            shared,
+            flusher,
+            written: AtomicU64::new(u64::MAX),
         })
     }
 
-    /// All documents with their metadata, in name order.
+    /// The open database, unless storage is failing.
+    fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        if let Some(why) = self.failing() {
+            return Err(StoreError::Failing(why));
+        }
+        let trees = self.shared.trees.read().unwrap_or_else(|e| e.into_inner());
+        trees
+            .clone()
+            .ok_or_else(|| StoreError::Failing("the database is being reopened".into()))
+    }
+
+    /// [`Store::trees`] for a write, which the next flush of this handle must cover.
+    fn writing(&self) -> Result<Arc<Trees>, StoreError> {
+        let trees = self.trees()?;
+        self.written.fetch_min(trees.epoch, Relaxed);
+        Ok(trees)
+    }
+
+    fn failing(&self) -> Option<String> {
+        self.shared
+            .failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// `Err(why)` while storage is failing.
+    pub fn health(&self) -> Result<(), String> {
+        self.failing().map_or(Ok(()), Err)
+    }
+
+    /// Counts and logs damaged data found on a read path.
+    fn damaged(&self, e: StoreError) -> StoreError {
+        if let StoreError::Corrupt(detail) = &e {
+            tracing::error!(%detail, "damaged data in the store");
+            self.shared.metrics.corrupt.fetch_add(1, Relaxed);
+        }
+        e
+    }
+
+    /// All documents with their metadata, in name order. A document whose metadata is
+    /// damaged is left out (and logged), not the whole list.
     pub fn list(&self) -> Result<Vec<(DocName, DocMeta)>, StoreError> {
-        self.meta
-            .iter()
-            .map(|entry| {
-                let (key, value) = entry?;
+        let trees = self.trees()?;
+        let mut docs = Vec::new();
+        for entry in trees.meta.iter() {
+            let listed = entry.and_then(|(key, value)| {
                 let name = std::str::from_utf8(&key)
                     .ok()
                     .and_then(|s| DocName::parse(s).ok())
-                    .ok_or_else(|| StoreError::Corrupt("document key".into()))?;
-                Ok((name, decode_meta(&value)?))
-            })
-            .collect()
+                    .ok_or_else(|| StoreError::Corrupt("a document key".into()))?;
+                Ok((name, trees.meta.decode(&key, &value)?))
+            });
+            match listed {
+                Ok(doc) => docs.push(doc),
+                Err(e @ StoreError::Corrupt(_)) => {
+                    self.damaged(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(docs)
     }
 
     pub fn meta(&self, doc: &DocName) -> Result<Option<DocMeta>, StoreError> {
-        self.meta
-            .get(doc.as_str())?
-            .map(|v| decode_meta(&v))
-            .transpose()
+        self.trees()?
+            .meta
+            .get_json(doc.as_str())
+            .map_err(|e| self.damaged(e))
     }
 
     /// Changes a document's metadata in place, atomically with respect to every other
@@ -176,79 +280,141 @@ impl Store {
         doc: &DocName,
         change: impl FnMut(&mut DocMeta),
     ) -> Result<Option<DocMeta>, StoreError> {
-        update_json(
-            &self.meta,
-            doc.as_str().as_bytes(),
-            "document metadata",
-            change,
-        )
+        self.writing()?
+            .meta
+            .update_json(doc.as_str(), change)
+            .map_err(|e| self.damaged(e))
     }
 
     /// Removes a document's metadata, log and snapshot for good (a trash entry that has
     /// expired). Durable with the next flush.
     pub fn purge(&self, doc: &DocName) -> Result<(), StoreError> {
-        let _exclusive = self.log_rewrite.lock().unwrap_or_else(|e| e.into_inner());
-        let mut batch = sled::Batch::default();
-        for key in self.log.scan_prefix(keys::log_prefix(doc)).keys() {
-            batch.remove(key?);
-        }
-        self.log.apply_batch(batch)?;
-        self.snap.remove(doc.as_str())?;
-        self.meta.remove(doc.as_str())?;
+        let trees = self.writing()?;
+        let _exclusive = self
+            .shared
+            .log_rewrite
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let keys = trees
+            .log
+            .keys_with_prefix(&keys::log_prefix(doc))
+            .collect::<Result<Vec<_>, _>>()?;
+        trees.log.apply(Vec::new(), keys)?;
+        trees.snap.remove(doc.as_str())?;
+        trees.heads.remove(doc.as_str())?;
+        trees.meta.remove(doc.as_str())?;
         Ok(())
     }
 
     /// Registers a new document, with an optional first update, and makes it durable.
-    /// Fails with [`StoreError::Exists`] if the name is taken.
+    /// Fails with [`StoreError::Exists`] if the name is taken, and refuses to register a
+    /// name whose log exists (its metadata was lost: that is damage, not a free name).
     pub async fn create(
         &self,
         doc: &DocName,
         meta: &DocMeta,
         first: Option<Record>,
     ) -> Result<(), StoreError> {
-        let taken = self.meta.compare_and_swap(
-            doc.as_str(),
-            None as Option<&[u8]>,
-            Some(encode_meta(meta)),
-        )?;
-        if taken.is_err() {
+        let trees = self.writing()?;
+        if trees.heads.get(doc.as_str())?.is_some() && trees.meta.get(doc.as_str())?.is_none() {
+            return Err(self.damaged(StoreError::Corrupt(format!(
+                "{doc} has a log but no metadata"
+            ))));
+        }
+        let value = serde_json::to_vec(meta).unwrap_or_default();
+        if !trees.meta.insert_new(doc.as_str(), &value)? {
             return Err(StoreError::Exists);
         }
+        drop(trees);
         if let Some(record) = first {
-            self.append(doc, 0, &record)?;
+            self.append(doc, 0, None, &record)?;
         }
         self.flush().await
     }
 
-    /// Reads the latest snapshot and the log after it.
+    /// Reads the latest snapshot and the log after it, and checks that the log is whole:
+    /// every record names the one before it, and the last one is the one `heads` names.
+    /// A damaged snapshot is passed over (the log holds everything; it just takes longer
+    /// to replay); a damaged or missing record makes the document refused.
     pub fn load(&self, doc: &DocName) -> Result<Loaded, StoreError> {
-        let _exclusive = self.log_rewrite.lock().unwrap_or_else(|e| e.into_inner());
+        self.load_checked(doc).map_err(|e| self.damaged(e))
+    }
+
+    fn load_checked(&self, doc: &DocName) -> Result<Loaded, StoreError> {
+        let trees = self.trees()?;
+        let _exclusive = self
+            .shared
+            .log_rewrite
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut loaded = Loaded::default();
+        let snapshot = match trees.snap.get(doc.as_str()) {
+            Ok(Some(value)) => {
+                keys::decode_snapshot(&value).map(|(upto, state)| (upto, state.to_vec()))
+            }
+            Ok(None) => None,
+            Err(StoreError::Corrupt(detail)) => {
+                tracing::warn!(%doc, %detail, "damaged snapshot: replaying the whole log instead");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let mut from = 0;
-        if let Some(value) = self.snap.get(doc.as_str())? {
-            let (upto, state) = keys::decode_snapshot(&value)
-                .ok_or_else(|| StoreError::Corrupt(format!("snapshot of {doc}")))?;
-            loaded.snapshot = Some(state.to_vec());
+        let mut expected_prev = keys::NO_PREV;
+        if let Some((upto, state)) = snapshot {
+            loaded.snapshot = Some(state);
             loaded.snapshot_seq = upto;
             from = upto + 1;
+            // The record the tail must continue from: the last one the snapshot covers.
+            if let Some(entry) = trees
+                .log
+                .range(keys::log_key(doc, 0)..keys::log_key(doc, from))
+                .next_back()
+            {
+                let (key, _) = entry?;
+                expected_prev = keys::log_seq(&key).unwrap_or(keys::NO_PREV);
+            }
         }
-        if let Some(last) = self.log.scan_prefix(keys::log_prefix(doc)).next_back() {
-            let (key, _) = last?;
-            loaded.next_seq = keys::log_seq(&key).map_or(0, |s| s + 1);
+        let broken = |what: String| StoreError::Corrupt(format!("the log of {doc} {what}"));
+        let mut last = (expected_prev != keys::NO_PREV).then_some(expected_prev);
+        for entry in trees
+            .log
+            .range(keys::log_key(doc, from)..keys::log_key(doc, u64::MAX))
+        {
+            let (key, value) = entry?;
+            let seq = keys::log_seq(&key).ok_or_else(|| broken("has a bad key".into()))?;
+            let stored = keys::decode_record(&value)
+                .ok_or_else(|| broken(format!("has an unreadable record {seq}")))?;
+            if let Some(prev) = stored.prev {
+                if prev != expected_prev {
+                    return Err(broken(format!(
+                        "is missing records before {seq} (it follows {prev}, the log has {})",
+                        last.map_or("nothing".into(), |l| l.to_string())
+                    )));
+                }
+            }
+            expected_prev = seq;
+            last = Some(seq);
+            loaded.tail.push(stored.record);
         }
+        if let Some(value) = trees.heads.get(doc.as_str())? {
+            let head = value
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| broken("has an unreadable head".into()))?;
+            if last.is_none_or(|l| l < head) {
+                return Err(broken(format!(
+                    "ends at {}, but record {head} was written",
+                    last.map_or("nothing".into(), |l| l.to_string())
+                )));
+            }
+        }
+        loaded.last_seq = last;
+        loaded.next_seq = last.map_or(0, |l| l + 1);
         // Never hand out a sequence number the snapshot already covers: a record there
         // would be skipped by every later load.
         if loaded.snapshot.is_some() {
             loaded.next_seq = loaded.next_seq.max(loaded.snapshot_seq + 1);
-        }
-        for entry in self
-            .log
-            .range(keys::log_key(doc, from)..keys::log_key(doc, u64::MAX))
-        {
-            let (_, value) = entry?;
-            let record = keys::decode_record(&value)
-                .ok_or_else(|| StoreError::Corrupt(format!("log record of {doc}")))?;
-            loaded.tail.push(record);
         }
         Ok(loaded)
     }
@@ -258,19 +424,38 @@ impl Store {
         &self,
         doc: &DocName,
     ) -> impl Iterator<Item = Result<(u64, Record), StoreError>> {
-        self.log.scan_prefix(keys::log_prefix(doc)).map(|entry| {
-            let (key, value) = entry?;
-            let seq = keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
-            let record = keys::decode_record(&value)
-                .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
-            Ok((seq, record))
-        })
+        let read = || -> Result<Vec<(u64, Record)>, StoreError> {
+            let trees = self.trees()?;
+            let _exclusive = self
+                .shared
+                .log_rewrite
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            trees
+                .log
+                .scan_prefix(&keys::log_prefix(doc))
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    let seq =
+                        keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
+                    let stored = keys::decode_record(&value)
+                        .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
+                    Ok((seq, stored.record))
+                })
+                .collect()
+        };
+        let records: Vec<Result<(u64, Record), StoreError>> = match read() {
+            Ok(records) => records.into_iter().map(Ok).collect(),
+            Err(e) => vec![Err(self.damaged(e))],
+        };
+        records.into_iter()
     }
 
     /// Merges runs of consecutive small log records in `from..=to` (see [`Runs`]) into
     /// one record each, with `merge` (which combines updates; `None` leaves the run as it
-    /// is). Each run becomes its last record's key and timestamp; nothing of the content
-    /// is lost, only the granularity of history is coarsened to the window.
+    /// is). Each run becomes its last record's key and timestamp, and names the record
+    /// before the run as its predecessor; nothing of the content is lost, only the
+    /// granularity of history is coarsened to the window.
     pub fn compact(
         &self,
         doc: &DocName,
@@ -279,17 +464,23 @@ impl Store {
         runs_of: Runs,
         merge: impl Fn(&[&[u8]]) -> Option<Vec<u8>>,
     ) -> Result<Compacted, StoreError> {
-        let _exclusive = self.log_rewrite.lock().unwrap_or_else(|e| e.into_inner());
-        let mut runs: Vec<Vec<(u64, Record)>> = Vec::new();
+        let trees = self.writing()?;
+        let _exclusive = self
+            .shared
+            .log_rewrite
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut runs: Vec<Vec<(u64, keys::Stored)>> = Vec::new();
         let mut run_bytes = 0;
-        for entry in self
+        for entry in trees
             .log
             .range(keys::log_key(doc, from)..=keys::log_key(doc, to))
         {
             let (key, value) = entry?;
             let seq = keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
-            let record = keys::decode_record(&value)
+            let stored = keys::decode_record(&value)
                 .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
+            let record = &stored.record;
             let size = record.update.len();
             let small = size <= runs_of.small_record;
             let joins = small
@@ -298,25 +489,29 @@ impl Store {
                     .last()
                     .and_then(|run| run.first())
                     .is_some_and(|(_, first)| {
-                        first.update.len() <= runs_of.small_record
-                            && first.author == record.author
-                            && record.ts_ms.saturating_sub(first.ts_ms) < runs_of.window_ms
+                        first.record.update.len() <= runs_of.small_record
+                            && first.record.author == record.author
+                            && record.ts_ms.saturating_sub(first.record.ts_ms) < runs_of.window_ms
                     });
             match runs.last_mut() {
                 Some(run) if joins => {
                     run_bytes += size;
-                    run.push((seq, record));
+                    run.push((seq, stored));
                 }
                 _ => {
                     run_bytes = size;
-                    runs.push(vec![(seq, record)]);
+                    runs.push(vec![(seq, stored)]);
                 }
             }
         }
         let mut done = Compacted::default();
-        let mut batch = sled::Batch::default();
+        let mut inserts = Vec::new();
+        let mut removals = Vec::new();
         for run in runs.iter().filter(|run| run.len() > 1) {
-            let updates: Vec<&[u8]> = run.iter().map(|(_, r)| r.update.as_slice()).collect();
+            let updates: Vec<&[u8]> = run
+                .iter()
+                .map(|(_, r)| r.record.update.as_slice())
+                .collect();
             let Some(update) = merge(&updates) else {
                 continue;
             };
@@ -325,32 +520,46 @@ impl Store {
             let Some(((last_seq, last), earlier)) = run.split_last() else {
                 continue;
             };
+            let prev = run[0].1.prev.unwrap_or(keys::NO_PREV);
             let merged = Record {
-                ts_ms: last.ts_ms,
-                author: last.author.clone(),
+                ts_ms: last.record.ts_ms,
+                author: last.record.author.clone(),
                 update,
             };
-            batch.insert(keys::log_key(doc, *last_seq), keys::encode_record(&merged));
-            for (seq, _) in earlier {
-                batch.remove(keys::log_key(doc, *seq));
-            }
+            inserts.push((
+                keys::log_key(doc, *last_seq),
+                keys::encode_record(&merged, prev),
+            ));
+            removals.extend(earlier.iter().map(|(seq, _)| keys::log_key(doc, *seq)));
             done.records_before += run.len() as u64;
             done.records_after += 1;
         }
         // One atomic batch; loads wait for it (see `log_rewrite`).
-        self.log.apply_batch(batch)?;
+        trees.log.apply(inserts, removals)?;
         Ok(done)
     }
 
-    /// Appends one record to the log. Not durable until [`Store::flush`] returns.
-    /// Returns the bytes written.
-    pub fn append(&self, doc: &DocName, seq: u64, record: &Record) -> Result<u64, StoreError> {
-        let value = keys::encode_record(record);
+    /// Appends record `seq` to the log, after record `prev` (`None` for the document's
+    /// first), and makes it the document's head. Not durable until [`Store::flush`]
+    /// returns. Returns the bytes written.
+    pub fn append(
+        &self,
+        doc: &DocName,
+        seq: u64,
+        prev: Option<u64>,
+        record: &Record,
+    ) -> Result<u64, StoreError> {
+        let trees = self.writing()?;
+        let value = keys::encode_record(record, prev.unwrap_or(keys::NO_PREV));
         let bytes = value.len() as u64;
-        self.log.insert(keys::log_key(doc, seq), value)?;
-        self.metrics
+        trees.log.insert(keys::log_key(doc, seq), &value)?;
+        // After the record: a crash between the two leaves the head behind the log,
+        // which a load accepts, never ahead of it.
+        trees.heads.insert(doc.as_str(), &seq.to_be_bytes())?;
+        self.shared
+            .metrics
             .bytes_persisted
-            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(bytes, Relaxed);
         Ok(bytes)
     }
 
@@ -362,22 +571,29 @@ impl Store {
         state: &[u8],
     ) -> Result<(), StoreError> {
         let value = keys::encode_snapshot(upto_seq, state);
-        self.metrics
+        self.shared
+            .metrics
             .bytes_persisted
-            .fetch_add(value.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.snap.insert(doc.as_str(), value)?;
-        Ok(())
+            .fetch_add(value.len() as u64, Relaxed);
+        self.writing()?.snap.insert(doc.as_str(), &value)
     }
 
-    /// Waits until everything written before this call is on disk. Calls from all rooms
-    /// that arrive while a flush runs share the next one (group commit).
+    /// Waits until everything this handle wrote before the call is durable. Calls from
+    /// all rooms that arrive while a flush runs share the next one (group commit).
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let written = self.written.swap(u64::MAX, Relaxed);
         let (reply, done) = oneshot::channel();
         self.flusher
             .send(reply)
             .await
             .map_err(|_| StoreError::Closed)?;
-        done.await.map_err(|_| StoreError::Closed)?
+        let epoch = done.await.map_err(|_| StoreError::Closed)??;
+        if written < epoch {
+            return Err(StoreError::Failing(
+                "written to the database before it failed and was reopened".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -388,76 +604,153 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Group commit: one `sled::Db::flush` for every waiter that queued up meanwhile.
+/// How often a failing store tries to recover.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Group commit: one durable sync for every waiter that queued up meanwhile.
 ///
 /// A waiter is only queued after its writes were made, so a flush that starts after the
-/// waiter was taken from the queue covers them.
+/// waiter was taken from the queue covers them. While storage is failing, waiters are
+/// refused at once, and once a second the database is reopened and tried again.
 async fn run_flusher(
-    db: sled::Db,
+    shared: Arc<Shared>,
     mut requests: mpsc::Receiver<FlushReply>,
-    metrics: Arc<Metrics>,
+    durable: Durable,
 ) {
-    while let Some(first) = requests.recv().await {
-        let mut waiters = vec![first];
+    let mut durable = Some(durable);
+    loop {
+        let failing = shared
+            .failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let first = match &failing {
+            None => match requests.recv().await {
+                Some(first) => Some(first),
+                None => break,
+            },
+            Some(_) => tokio::select! {
+                request = requests.recv() => match request {
+                    Some(first) => Some(first),
+                    None => break,
+                },
+                () = tokio::time::sleep(RECOVERY_INTERVAL) => None,
+            },
+        };
+        let mut waiters: Vec<FlushReply> = first.into_iter().collect();
         while let Ok(more) = requests.try_recv() {
             waiters.push(more);
         }
-        let started = Instant::now();
-        let db = db.clone();
-        let result = match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(StoreError::from(e)),
-            Err(_) => Err(StoreError::Closed),
-        };
-        metrics.observe_flush(started.elapsed());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "store flush failed");
+        if let Some(why) = failing {
+            for waiter in waiters {
+                let _ = waiter.send(Err(StoreError::Failing(why.clone())));
+            }
+            recover(&shared, &mut durable).await;
+            continue;
         }
+        let trees = shared
+            .trees
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(trees) = trees else { continue };
+        let started = Instant::now();
+        let result = sync(&mut durable, &shared.dir, trees.clone())
+            .await
+            .map(|()| trees.epoch);
+        shared.metrics.observe_flush(started.elapsed());
+        if let Err(e) = &result {
+            fail(&shared, e);
+        }
+        drop(trees);
         for waiter in waiters {
             let _ = waiter.send(result.clone());
         }
     }
 }
 
-/// Changes the JSON record under `key` atomically (sled retries `change` if another writer
-/// got there first); `None` if there is no record. A record that does not decode is left
-/// as it is and reported as corrupt.
-fn update_json<T: Serialize + serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
-    key: &[u8],
-    what: &str,
-    mut change: impl FnMut(&mut T),
-) -> Result<Option<T>, StoreError> {
-    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("{what}: {e}"));
-    let mut failed = None;
-    let updated = tree.update_and_fetch(key, |old| {
-        let old = old?;
-        match serde_json::from_slice::<T>(old) {
-            Ok(mut value) => {
-                change(&mut value);
-                Some(serde_json::to_vec(&value).unwrap_or_else(|_| old.to_vec()))
-            }
-            Err(e) => {
-                failed = Some(corrupt(e));
-                Some(old.to_vec())
+/// One durable sync of `trees`' database, on a blocking thread.
+async fn sync(
+    durable: &mut Option<Durable>,
+    dir: &Path,
+    trees: Arc<Trees>,
+) -> Result<(), StoreError> {
+    let mut syncer = durable
+        .take()
+        .unwrap_or_else(|| Durable::new(dir, FlushHook::default()));
+    let (syncer, result) = tokio::task::spawn_blocking(move || {
+        let result = syncer.sync(&trees.db);
+        (syncer, result)
+    })
+    .await
+    .map_err(|_| StoreError::Closed)?;
+    *durable = Some(syncer);
+    result
+}
+
+fn fail(shared: &Shared, e: &StoreError) {
+    tracing::error!(error = %e, "store flush failed: storage is failing; nothing is served until writes succeed again");
+    shared.metrics.storage_failing.store(1, Relaxed);
+    *shared.failing.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+}
+
+/// Takes the failed database out of service, reopens it from disk (so that nothing it
+/// held only in memory can be served) and tries a durable sync on it; only when that
+/// succeeds does the store serve again.
+async fn recover(shared: &Arc<Shared>, durable: &mut Option<Durable>) {
+    let taken = shared
+        .trees
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(mut old) = taken {
+        // Writes in progress hold the old database for microseconds; sled keeps its files
+        // locked until the last handle is gone.
+        let mut waited = 0;
+        loop {
+            match Arc::try_unwrap(old) {
+                Ok(trees) => {
+                    drop(trees);
+                    break;
+                }
+                Err(held) if waited < 100 => {
+                    old = held;
+                    waited += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(held) => {
+                    *shared.trees.write().unwrap_or_else(|e| e.into_inner()) = Some(held);
+                    return;
+                }
             }
         }
-    })?;
-    if let Some(e) = failed {
-        return Err(e);
     }
-    updated
-        .map(|v| serde_json::from_slice(&v).map_err(corrupt))
-        .transpose()
-}
-
-fn encode_meta(meta: &DocMeta) -> Vec<u8> {
-    serde_json::to_vec(meta).unwrap_or_default()
-}
-
-fn decode_meta(value: &[u8]) -> Result<DocMeta, StoreError> {
-    serde_json::from_slice(value)
-        .map_err(|e| StoreError::Corrupt(format!("document metadata: {e}")))
+    let epoch = shared.epoch.fetch_add(1, Relaxed) + 1;
+    let (dir, cache) = (shared.dir.clone(), shared.cache_bytes);
+    let opened = tokio::task::spawn_blocking(move || disk::open(&dir, cache, epoch))
+        .await
+        .unwrap_or(Err(StoreError::Closed));
+    let trees = match opened {
+        Ok(trees) => Arc::new(trees),
+        Err(e) => {
+            tracing::warn!(error = %e, "storage still failing: cannot reopen the database");
+            *shared.failing.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+            return;
+        }
+    };
+    let synced = sync(durable, &shared.dir, trees.clone()).await;
+    *shared.trees.write().unwrap_or_else(|e| e.into_inner()) = Some(trees);
+    match synced {
+        Ok(()) => {
+            *shared.failing.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            shared.metrics.storage_failing.store(0, Relaxed);
+            tracing::info!("storage works again: the database was reopened from disk");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "storage still failing");
+            *shared.failing.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -482,9 +775,13 @@ mod tests {
         let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
         let doc = name("d");
         for seq in 0..5 {
-            store.append(&doc, seq, &record(&[seq as u8])).unwrap();
+            store
+                .append(&doc, seq, seq.checked_sub(1), &record(&[seq as u8]))
+                .unwrap();
         }
-        store.append(&name("d.other"), 0, &record(&[99])).unwrap();
+        store
+            .append(&name("d.other"), 0, None, &record(&[99]))
+            .unwrap();
         store.put_snapshot(&doc, 2, b"state").unwrap();
         store.flush().await.unwrap();
 
@@ -524,7 +821,9 @@ mod tests {
             record(1400, None, &[8, 8, 8]), // too big to join a run
         ];
         for (seq, record) in records.iter().enumerate() {
-            store.append(&doc, seq as u64, record).unwrap();
+            store
+                .append(&doc, seq as u64, (seq as u64).checked_sub(1), record)
+                .unwrap();
         }
         let concat = |updates: &[&[u8]]| Some(updates.concat());
         let runs = Runs {
@@ -564,7 +863,9 @@ mod tests {
         // A run stops at max_run_bytes.
         let doc = name("d");
         for seq in 0..5 {
-            store.append(&doc, seq, &at(seq, None, seq as u8)).unwrap();
+            store
+                .append(&doc, seq, seq.checked_sub(1), &at(seq, None, seq as u8))
+                .unwrap();
         }
         let done = store.compact(&doc, 0, 4, runs, concat).unwrap();
         assert_eq!(

@@ -1,0 +1,224 @@
+//! The database on disk: opening it (a panic or a lock inside sled becomes one clear
+//! error), sealing a store from an older release once, making a group commit durable,
+//! and staying honest when the disk fails.
+//!
+//! Durable means fsynced: sled 0.34's `flush` ends in `sync_file_range`, which writes
+//! neither the file's size nor the drive's cache, and sled fsyncs its files later, on a
+//! thread of its own; large values go to files in `blobs/` that it never fsyncs. So after
+//! sled's flush, [`Durable::sync`] fsyncs the database file, every blob file it has not
+//! synced yet, and the blob directory.
+//!
+//! When a flush fails, sled refuses all further writes, and what it holds in memory was
+//! never made durable: the store goes *failing*. Then every operation is refused (nothing
+//! unflushed is served) until the flusher has reopened the database from disk and a
+//! flush on it has succeeded; it tries once a second.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::keys;
+use super::table::Table;
+use super::StoreError;
+
+/// Called before every flush, with the data directory; an error makes that flush fail.
+/// Tests inject storage faults through it; in production it is `None`.
+#[derive(Clone, Default)]
+pub struct FlushHook(pub Option<Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>>);
+
+impl std::fmt::Debug for FlushHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "FlushHook(set)"
+        } else {
+            "FlushHook(none)"
+        })
+    }
+}
+
+/// The open database: its trees, and which incarnation of the database they belong to
+/// (every reopen after a failure is a new epoch).
+pub struct Trees {
+    pub db: sled::Db,
+    pub epoch: u64,
+    pub meta: Table,
+    pub log: Table,
+    pub snap: Table,
+    pub heads: Table,
+    pub invites: Table,
+    pub tokens: Table,
+    pub people: Table,
+    pub audit: Table,
+    pub settings: Table,
+}
+
+/// Opens the database in `dir`. A store written before values were sealed is sealed
+/// first, in place.
+pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreError> {
+    let opened = catch_unwind(AssertUnwindSafe(|| {
+        sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+    }));
+    let db = match opened {
+        Err(panic) => {
+            return Err(StoreError::Unreadable(format!(
+                "the database cannot be read ({})",
+                panic_message(&panic)
+            )))
+        }
+        Ok(Err(sled::Error::Io(e)))
+            if e.kind() == std::io::ErrorKind::WouldBlock
+                || e.to_string().contains("could not acquire lock") =>
+        {
+            return Err(StoreError::Locked)
+        }
+        Ok(Err(e)) => return Err(StoreError::Unreadable(e.to_string())),
+        Ok(Ok(db)) => db,
+    };
+    seal_old_store(&db, dir)?;
+    let table = |name| Table::open(&db, name);
+    let trees = Trees {
+        meta: table(keys::META)?,
+        log: table(keys::LOG)?,
+        snap: table(keys::SNAP)?,
+        heads: table(keys::HEADS)?,
+        invites: table(keys::INVITES)?,
+        tokens: table(keys::TOKENS)?,
+        people: table(keys::PEOPLE)?,
+        audit: table(keys::AUDIT)?,
+        settings: table(keys::SETTINGS)?,
+        epoch,
+        db,
+    };
+    // The directory entries of the database's files must survive a power cut too.
+    sync_dir(dir)?;
+    sync_dir(&dir.join("blobs"))?;
+    Ok(trees)
+}
+
+/// The file beside sled's that says this directory holds a sealed store. If sled opens
+/// the directory as an empty database while the file is there, sled lost the database
+/// (a damaged file it could not recover): that must be an error, not a fresh start.
+const STORE_MARKER: &str = "leitbild-store";
+
+/// Seals every value of a store from before sealing, and marks the store as sealed.
+fn seal_old_store(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
+    let settings = db.open_tree(keys::SETTINGS)?;
+    let marker = keys::seal(keys::FORMAT.as_bytes(), keys::SEALED);
+    let marker_file = dir.join(STORE_MARKER);
+    match settings.get(keys::FORMAT)? {
+        Some(value) if value.as_ref() == marker.as_slice() => {
+            if !marker_file.exists() {
+                write_marker(&marker_file)?;
+            }
+            return Ok(());
+        }
+        Some(_) => {
+            return Err(StoreError::Unreadable(
+                "its format marker is damaged or from a newer release".into(),
+            ))
+        }
+        None if marker_file.exists() => {
+            return Err(StoreError::Unreadable(
+                "the database held data before, but sled recovered nothing from it".into(),
+            ))
+        }
+        None => {}
+    }
+    let mut sealed = 0;
+    for name in keys::TREES {
+        sealed += Table::open(db, name)?.seal_all()?;
+    }
+    settings.insert(keys::FORMAT, marker)?;
+    db.flush()?;
+    write_marker(&marker_file)?;
+    if sealed > 0 {
+        tracing::info!(values = sealed, "sealed the store's values with checksums");
+    }
+    Ok(())
+}
+
+fn write_marker(path: &Path) -> Result<(), StoreError> {
+    let text = "This directory holds a Leitbild store. Do not delete this file: without it,\n\
+                a lost database would be taken for a new, empty one.\n";
+    std::fs::write(path, text)?;
+    File::open(path)?.sync_all()?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "sled panicked".into())
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    match File::open(dir) {
+        Ok(d) => d.sync_all(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// What makes a group commit durable: sled's flush, then fsync of what it leaves to the
+/// page cache.
+pub struct Durable {
+    dir: PathBuf,
+    /// Blob files already fsynced (sled writes each blob once and never changes it).
+    synced_blobs: HashSet<OsString>,
+    hook: FlushHook,
+}
+
+impl Durable {
+    pub fn new(dir: &Path, hook: FlushHook) -> Durable {
+        Durable {
+            dir: dir.to_path_buf(),
+            synced_blobs: HashSet::new(),
+            hook,
+        }
+    }
+
+    /// Makes everything written to `db` so far durable. Blocking.
+    pub fn sync(&mut self, db: &sled::Db) -> Result<(), StoreError> {
+        if let Some(hook) = &self.hook.0 {
+            hook().map_err(|e| StoreError::Io(Arc::new(e)))?;
+        }
+        catch_unwind(AssertUnwindSafe(|| db.flush()))
+            .map_err(|panic| StoreError::Unreadable(panic_message(&panic)))??;
+        let io = |e: std::io::Error| StoreError::Io(Arc::new(e));
+        File::open(self.dir.join("db"))
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        let blobs = self.dir.join("blobs");
+        let mut present = HashSet::new();
+        let mut new_blobs = false;
+        if let Ok(entries) = std::fs::read_dir(&blobs) {
+            for entry in entries {
+                let name = entry.map_err(io)?.file_name();
+                if !self.synced_blobs.contains(&name) {
+                    File::open(blobs.join(&name))
+                        .and_then(|f| f.sync_all())
+                        .map_err(io)?;
+                    new_blobs = true;
+                }
+                present.insert(name);
+            }
+        }
+        if new_blobs {
+            sync_dir(&blobs).map_err(io)?;
+        }
+        // Forget blobs sled has removed, so the set stays as small as the directory.
+        self.synced_blobs = present;
+        Ok(())
+    }
+}
