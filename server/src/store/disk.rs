@@ -62,6 +62,9 @@ pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreErro
         sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
+            // Only the store's group commit flushes: what becomes durable, and when, is
+            // its decision (a flush that failed must leave nothing durable behind it).
+            .flush_every_ms(None)
             .open()
     }));
     let db = match opened {
@@ -95,10 +98,47 @@ pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreErro
         epoch,
         db,
     };
+    check_witness(&trees, dir)?;
     // The directory entries of the database's files must survive a power cut too.
     sync_dir(dir)?;
     sync_dir(&dir.join("blobs"))?;
     Ok(trees)
+}
+
+/// The file beside the database that counts the flushes that have completed, written
+/// after each one. sled keeps the same count inside the database, written before each
+/// flush. If sled holds a smaller count than the file, sled has lost writes it had
+/// confirmed (a damaged log it recovered only in part): the store must not be served as
+/// if it were whole.
+const WITNESS: &str = "leitbild-flushes";
+const FLUSHES: &str = "flushes";
+
+/// `count:u64be crc32(count):u32be`, or `None` if the file is missing or damaged.
+fn read_witness(dir: &Path) -> Option<u64> {
+    let bytes = std::fs::read(dir.join(WITNESS)).ok()?;
+    let value = keys::unseal(WITNESS.as_bytes(), &bytes)?;
+    Some(u64::from_be_bytes(value.try_into().ok()?))
+}
+
+fn stored_flushes(trees: &Trees) -> Result<u64, StoreError> {
+    Ok(trees
+        .settings
+        .get(FLUSHES)?
+        .and_then(|v| v.try_into().ok().map(u64::from_be_bytes))
+        .unwrap_or(0))
+}
+
+fn check_witness(trees: &Trees, dir: &Path) -> Result<(), StoreError> {
+    let Some(witnessed) = read_witness(dir) else {
+        return Ok(());
+    };
+    let stored = stored_flushes(trees)?;
+    if stored < witnessed {
+        return Err(StoreError::Unreadable(format!(
+            "sled lost writes it had confirmed (it recovered flush {stored}, flush {witnessed} had completed)"
+        )));
+    }
+    Ok(())
 }
 
 /// The file beside sled's that says this directory holds a sealed store. If sled opens
@@ -171,12 +211,15 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// What makes a group commit durable: sled's flush, then fsync of what it leaves to the
-/// page cache.
+/// page cache, then the witness.
 pub struct Durable {
     dir: PathBuf,
     /// Blob files already fsynced (sled writes each blob once and never changes it).
     synced_blobs: HashSet<OsString>,
     hook: FlushHook,
+    /// Flushes completed, as the witness file counts them.
+    flushes: Option<u64>,
+    witness: Option<File>,
 }
 
 impl Durable {
@@ -185,14 +228,25 @@ impl Durable {
             dir: dir.to_path_buf(),
             synced_blobs: HashSet::new(),
             hook,
+            flushes: None,
+            witness: None,
         }
     }
 
-    /// Makes everything written to `db` so far durable. Blocking.
-    pub fn sync(&mut self, db: &sled::Db) -> Result<(), StoreError> {
+    /// Makes everything written to the database so far durable. Blocking.
+    pub fn sync(&mut self, trees: &Trees) -> Result<(), StoreError> {
         if let Some(hook) = &self.hook.0 {
             hook().map_err(|e| StoreError::Io(Arc::new(e)))?;
         }
+        let done = match self.flushes {
+            Some(done) => done,
+            None => read_witness(&self.dir)
+                .unwrap_or(0)
+                .max(stored_flushes(trees)?),
+        };
+        let next = done + 1;
+        trees.settings.insert(FLUSHES, &next.to_be_bytes())?;
+        let db = &trees.db;
         catch_unwind(AssertUnwindSafe(|| db.flush()))
             .map_err(|panic| StoreError::Unreadable(panic_message(&panic)))??;
         let io = |e: std::io::Error| StoreError::Io(Arc::new(e));
@@ -219,6 +273,29 @@ impl Durable {
         }
         // Forget blobs sled has removed, so the set stays as small as the directory.
         self.synced_blobs = present;
+        self.witness(next).map_err(io)?;
+        self.flushes = Some(next);
         Ok(())
+    }
+
+    /// Records that flush `count` has completed, durably.
+    fn witness(&mut self, count: u64) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let sealed = keys::seal(WITNESS.as_bytes(), &count.to_be_bytes());
+        let file = match &mut self.witness {
+            Some(file) => file,
+            None => {
+                let path = self.dir.join(WITNESS);
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)?;
+                sync_dir(&self.dir)?;
+                self.witness.insert(file)
+            }
+        };
+        file.write_all_at(&sealed, 0)?;
+        file.sync_data()
     }
 }

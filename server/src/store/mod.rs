@@ -679,7 +679,7 @@ async fn sync(
         .take()
         .unwrap_or_else(|| Durable::new(dir, FlushHook::default()));
     let (syncer, result) = tokio::task::spawn_blocking(move || {
-        let result = syncer.sync(&trees.db);
+        let result = syncer.sync(&trees);
         (syncer, result)
     })
     .await
