@@ -715,6 +715,369 @@ fn unsupported_content_is_unsafe() {
     }
 }
 
+// ---- one test per scan rule, each with its well-formed twin ---------------------------
+//
+// Each rule of the scan (and the guarded apply) gets the smallest input that only that
+// rule stops, and the same input made well-formed, which the guard must let through. The
+// offending bytes are written by hand: yrs' encoders cannot produce them.
+
+/// Info byte of a struct with string content and no origins.
+const STRING: u8 = 4;
+/// Info byte of a struct with embed, format, type and `Any` content (no origins).
+const EMBED: u8 = 5;
+const FORMAT: u8 = 6;
+const TYPE: u8 = 7;
+const ANY: u8 = 8;
+
+/// A struct without origins whose parent is the root type `root`; `content` writes what
+/// follows the parent.
+fn in_root(info: u8, root: &str, content: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_u8(info);
+    w.write_var(1u32); // the parent is a named root type
+    w.write_string(root);
+    content(&mut w);
+    w
+}
+
+/// A client section: `client` (its varint bytes as given, possibly hostile) from `clock`.
+fn section_raw(client: &[u8], clock: u32, structs: &[Vec<u8>]) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_var(structs.len());
+    w.write_all(client);
+    w.write_var(clock);
+    for s in structs {
+        w.write_all(s);
+    }
+    w
+}
+
+fn section(client: u64, clock: u32, structs: &[Vec<u8>]) -> Vec<u8> {
+    let mut id: Vec<u8> = Vec::new();
+    id.write_var(client);
+    section_raw(&id, clock, structs)
+}
+
+/// An update of the given client sections and an empty delete set.
+fn update_of(sections: &[Vec<u8>]) -> Vec<u8> {
+    let mut w: Vec<u8> = Vec::new();
+    w.write_var(sections.len());
+    for s in sections {
+        w.write_all(s);
+    }
+    w.write_var(0u32);
+    w
+}
+
+/// `text` inserted at the start of root "text" by `client` at `clock`.
+fn text_struct(text: &str) -> Vec<u8> {
+    in_root(STRING, "text", |w| w.write_string(text))
+}
+
+/// JSON nested `depth` levels deep: `[[…[1]…]]`.
+fn nested_json(depth: usize) -> String {
+    "[".repeat(depth) + "1" + &"]".repeat(depth)
+}
+
+/// Refused with exactly `expected`, both as a peer's message and when applied.
+fn assert_refused_update(update: &[u8], expected: Rejection) {
+    assert_eq!(
+        parse_message(&sync_update(update), &limits()).map(|_| ()),
+        Err(expected.clone()),
+        "parse_message of {update:?}"
+    );
+    assert_eq!(
+        apply_update(&Doc::new(), update, &limits()).map(|_| ()),
+        Err(expected),
+        "apply_update of {update:?}"
+    );
+}
+
+/// Accepted as a peer's message and applied to `doc`; returns what the doc gained.
+fn assert_accepted_on(doc: &Doc, update: &[u8]) -> Option<Vec<u8>> {
+    match parse_message(&sync_update(update), &limits()) {
+        Ok(Inbound::Update(u)) => assert_eq!(u, update),
+        other => panic!("{update:?} not accepted: {other:?}"),
+    }
+    apply_update(doc, update, &limits()).unwrap_or_else(|e| panic!("{update:?}: {e}"))
+}
+
+/// The text of root "text".
+fn text_of(doc: &Doc) -> String {
+    let text = doc.get_or_insert_text("text");
+    let txn = doc.transact();
+    text.get_string(&txn)
+}
+
+#[test]
+fn rule_json_depth_in_embeds() {
+    let depth = limits().max_depth;
+    let embed = |depth| {
+        update_of(&[section(
+            1,
+            0,
+            &[in_root(EMBED, "text", |w| {
+                w.write_string(&nested_json(depth))
+            })],
+        )])
+    };
+    assert_refused_update(&embed(depth + 1), Rejection::Unsafe("nesting too deep"));
+    // Below serde_json's own limit (128), so only the scan can stop it.
+    assert_refused_update(&embed(100), Rejection::Unsafe("nesting too deep"));
+
+    let doc = Doc::new();
+    assert!(assert_accepted_on(&doc, &embed(depth)).is_some());
+    let text = doc.get_or_insert_text("text");
+    assert_eq!(text.len(&doc.transact()), 1, "one embed");
+}
+
+#[test]
+fn rule_json_depth_in_format_attributes() {
+    let depth = limits().max_depth;
+    let format = |depth| {
+        update_of(&[section(
+            1,
+            0,
+            &[in_root(FORMAT, "text", |w| {
+                w.write_string("bold");
+                w.write_string(&nested_json(depth));
+            })],
+        )])
+    };
+    assert_refused_update(&format(depth + 1), Rejection::Unsafe("nesting too deep"));
+    assert_refused_update(&format(100), Rejection::Unsafe("nesting too deep"));
+
+    let doc = Doc::new();
+    assert!(assert_accepted_on(&doc, &format(depth)).is_some());
+}
+
+#[test]
+fn rule_bit_4_of_the_info_byte() {
+    // String content with bit 4 set: yrs masks it away and reads a string, Yjs reads
+    // content ref 20. Nothing Yjs writes has it.
+    let flagged = update_of(&[section(
+        1,
+        0,
+        &[in_root(STRING | 0x10, "text", |w| w.write_string("a"))],
+    )]);
+    assert_refused_update(&flagged, Rejection::Malformed("unknown content ref"));
+
+    let doc = Doc::new();
+    let plain = update_of(&[section(1, 0, &[text_struct("a")])]);
+    assert!(assert_accepted_on(&doc, &plain).is_some());
+    assert_eq!(text_of(&doc), "a");
+}
+
+#[test]
+fn rule_duplicate_client_sections() {
+    // Two sections of client 1: yrs would merge them, Yjs would overwrite the first.
+    let twice = update_of(&[
+        section(1, 0, &[text_struct("a")]),
+        section(1, 1, &[text_struct("b")]),
+    ]);
+    assert_refused_update(&twice, Rejection::Malformed("duplicate client section"));
+    // Past the first eight sections duplicates are found by sorting.
+    let mut sections: Vec<Vec<u8>> = (1..=9)
+        .map(|c| section(c, 0, &[text_struct("x")]))
+        .collect();
+    sections.push(section(9, 1, &[text_struct("y")]));
+    assert_refused_update(
+        &update_of(&sections),
+        Rejection::Malformed("duplicate client section"),
+    );
+    let mut sections: Vec<Vec<u8>> = (1..=9)
+        .map(|c| section(c, 0, &[text_struct("x")]))
+        .collect();
+    sections.push(section(3, 1, &[text_struct("y")]));
+    assert_refused_update(
+        &update_of(&sections),
+        Rejection::Malformed("duplicate client section"),
+    );
+
+    let doc = Doc::new();
+    let two = update_of(&[
+        section(1, 0, &[text_struct("a")]),
+        section(2, 0, &[text_struct("b")]),
+    ]);
+    assert!(assert_accepted_on(&doc, &two).is_some());
+    assert_eq!(text_of(&doc).len(), 2);
+    let doc = Doc::new();
+    let ten: Vec<Vec<u8>> = (1..=10)
+        .map(|c| section(c, 0, &[text_struct("x")]))
+        .collect();
+    assert!(assert_accepted_on(&doc, &update_of(&ten)).is_some());
+    assert_eq!(text_of(&doc), "x".repeat(10));
+}
+
+#[test]
+fn rule_parent_info() {
+    // Client 5 makes a text type inside root array "arr": item (5, 0).
+    let nested_text = update_of(&[section(5, 0, &[in_root(TYPE, "arr", |w| w.write_u8(2))])]);
+    // A string inside it, with the parent written as an id: parent info `info`, then (5, 0).
+    let child = |info: u32| {
+        let mut s: Vec<u8> = Vec::new();
+        s.write_u8(STRING);
+        s.write_var(info);
+        s.write_var(5u64);
+        s.write_var(0u32);
+        s.write_string("inside");
+        update_of(&[section(1, 0, &[s])])
+    };
+    // yrs reads every value but 1 as "an id follows"; Yjs writes only 0 and 1.
+    assert_refused_update(&child(2), Rejection::Malformed("bad parent info"));
+    assert_refused_update(&child(7), Rejection::Malformed("bad parent info"));
+
+    let doc = Doc::new();
+    assert!(assert_accepted_on(&doc, &nested_text).is_some());
+    assert!(assert_accepted_on(&doc, &child(0)).is_some());
+    let arr = doc.get_or_insert_array("arr");
+    let txn = doc.transact();
+    let inner = arr.get(&txn, 0).expect("the nested text");
+    assert_eq!(inner.to_string(&txn), "inside");
+}
+
+#[test]
+fn rule_empty_gc_and_skip_structs() {
+    let gc = |len: u32| {
+        let mut s: Vec<u8> = vec![0]; // GC
+        s.write_var(len);
+        update_of(&[section(1, 0, &[s])])
+    };
+    let skip = |len: u32| {
+        let mut s: Vec<u8> = vec![10]; // Skip
+        s.write_var(len);
+        update_of(&[section(1, 0, &[s])])
+    };
+    assert_refused_update(&gc(0), Rejection::Malformed("empty struct"));
+    assert_refused_update(&skip(0), Rejection::Malformed("empty struct"));
+
+    let doc = Doc::new();
+    assert!(assert_accepted_on(&doc, &gc(2)).is_some());
+    assert_eq!(doc.transact().state_vector().get(&ClientID::new(1)), 2);
+    assert_eq!(
+        assert_accepted_on(&Doc::new(), &skip(2)),
+        None,
+        "a skip adds nothing"
+    );
+}
+
+#[test]
+fn rule_empty_delete_ranges() {
+    let delete = |clock: u32, len: u32| {
+        let mut w: Vec<u8> = Vec::new();
+        w.write_var(0u32); // no structs
+        w.write_var(1u32); // one client in the delete set
+        w.write_var(1u64);
+        w.write_var(1u32); // one range
+        w.write_var(clock);
+        w.write_var(len);
+        w
+    };
+    assert_refused_update(&delete(0, 0), Rejection::Malformed("empty delete range"));
+    assert_refused_update(&delete(1, 0), Rejection::Malformed("empty delete range"));
+
+    let doc = Doc::new();
+    assert_accepted_on(&doc, &update_of(&[section(1, 0, &[text_struct("ab")])]));
+    assert!(assert_accepted_on(&doc, &delete(0, 1)).is_some());
+    assert_eq!(text_of(&doc), "b");
+}
+
+#[test]
+fn rule_unsupported_type_refs() {
+    let typed = |type_ref: u8| {
+        update_of(&[section(
+            1,
+            0,
+            &[in_root(TYPE, "arr", |w| {
+                w.write_u8(type_ref);
+                if type_ref == 3 {
+                    w.write_string("p"); // an XML element's name
+                }
+            })],
+        )])
+    };
+    // Weak links (7), subdocuments (9), "undefined" (15) and refs nobody defines.
+    for type_ref in [7, 8, 9, 10, 14, 15, 16, 127, 255] {
+        assert_refused_update(&typed(type_ref), Rejection::Unsafe("unsupported type ref"));
+    }
+
+    // Array, map, text, XML element, fragment, hook, XML text.
+    for type_ref in 0..=6 {
+        let doc = Doc::new();
+        assert!(
+            assert_accepted_on(&doc, &typed(type_ref)).is_some(),
+            "{type_ref}"
+        );
+        let arr = doc.get_or_insert_array("arr");
+        assert_eq!(arr.len(&doc.transact()), 1, "{type_ref}");
+    }
+}
+
+#[test]
+fn rule_signed_varint_length() {
+    // One `Any` integer (tag 125) whose signed varint is `bytes` long: a positive number
+    // with every value bit set (6 bits in the first byte, 7 in the others).
+    let integer = |bytes: usize| {
+        update_of(&[section(
+            1,
+            0,
+            &[in_root(ANY, "arr", |w| {
+                w.write_var(1u32);
+                w.write_u8(125);
+                // Written by hand: an overlong varint is the point.
+                w.write_u8(0b1011_1111);
+                for _ in 2..bytes {
+                    w.write_u8(0xff);
+                }
+                w.write_u8(0x7f);
+            })],
+        )])
+    };
+    assert_refused_update(&integer(10), Rejection::Malformed("signed varint too long"));
+    // yrs would shift the 11th byte by 69 bits: an overflow panic.
+    assert_refused_update(&integer(11), Rejection::Malformed("signed varint too long"));
+
+    // Nine bytes is 62 bits: the longest yrs reads without overflow.
+    let doc = Doc::new();
+    assert!(assert_accepted_on(&doc, &integer(9)).is_some());
+    let arr = doc.get_or_insert_array("arr");
+    let txn = doc.transact();
+    assert_eq!(
+        arr.get(&txn, 0).map(|v| v.to_string(&txn)),
+        Some(((1i64 << 62) - 1).to_string())
+    );
+}
+
+#[test]
+fn rule_varint_overflow() {
+    // Client id 1, written in ten bytes (as lib0 may, with continuation bits), whose last
+    // byte carries `top` at bit 63: 0 and 1 fit a u64, 2 and more would be lost.
+    let client = |top: u8| {
+        let mut raw = vec![0x81];
+        raw.extend([0x80; 8]);
+        raw.push(top);
+        update_of(&[section_raw(&raw, 0, &[text_struct("a")])])
+    };
+    assert_refused_update(&client(2), Rejection::Malformed("varint overflow"));
+    assert_refused_update(&client(0x7f), Rejection::Malformed("varint overflow"));
+    // An eleventh byte: more than 64 bits whatever it holds.
+    let mut eleven = vec![0x81];
+    eleven.extend([0x80; 9]);
+    eleven.push(0);
+    assert_refused_update(
+        &update_of(&[section_raw(&eleven, 0, &[text_struct("a")])]),
+        Rejection::Malformed("varint overflow"),
+    );
+
+    // Without overflow, the long form is read exactly: client 1.
+    let doc = Doc::new();
+    assert!(assert_accepted_on(&doc, &client(0)).is_some());
+    assert_eq!(text_of(&doc), "a");
+    assert_eq!(doc.transact().state_vector().get(&ClientID::new(1)), 1);
+    // 2^63 + 1 fits, is read in full, and is then refused for what it is.
+    assert_refused_update(&client(1), Rejection::Unsafe("client id beyond 2^53"));
+}
+
 // ---- regressions found by the structured fuzzer ----------------------------------------
 
 /// Applies `updates` in order through the guard; returns the first rejection.
