@@ -182,6 +182,19 @@ pub const SKIP_REPLACEMENT: [&[&[u8]]; 2] = [
     ],
 ];
 
+/// Found by the guard's structured fuzzer, not yet stopped: a GC struct at client 7's
+/// clock 0, an item at clock 4 (which yrs integrates out of order, covering clocks 1..4 with
+/// a Skip), then client 7 typing "hello w" from clock 0 across the Skip and the item. Each
+/// passes the scan; the third makes yrs corrupt memory and the process die with SIGSEGV.
+pub const GC_GAP_FILL: [&[u8]; 3] = [
+    &[1, 1, 7, 0, 0, 1, 0],
+    &[1, 1, 7, 4, 4, 1, 4, 116, 101, 120, 116, 1, 121, 0],
+    &[
+        1, 2, 7, 0, 4, 1, 4, 116, 101, 120, 116, 1, 104, 132, 7, 0, 6, 101, 108, 108, 111, 32, 119,
+        0,
+    ],
+];
+
 /// The document state the guard's fuzzer seeds with (`sample_updates().last()` in the
 /// guard's unit tests): the editor's kinds of edits by client 7, as one v1 update. The
 /// [`SKIP_REPLACEMENT`] cases only break a document that holds exactly these structs.

@@ -5,7 +5,6 @@ use super::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use yrs::types::xml::{XmlFragment, XmlTextPrelim};
 use yrs::types::Attrs;
-use yrs::types::DeepObservable;
 use yrs::Xml;
 use yrs::{Any, Array, ArrayPrelim, GetString, Map, MapPrelim, Text, XmlElementPrelim};
 
@@ -75,130 +74,13 @@ fn sample_updates() -> Vec<Vec<u8>> {
     out
 }
 
-/// Exploratory mutation fuzzer: prints every mutated update that passes the scan and then
-/// panics in yrs (apply or encode) without the guard. Run with `--ignored --nocapture`.
-#[test]
-#[ignore]
-fn explore_mutations() {
-    std::panic::set_hook(Box::new(|_| {}));
-    let samples = sample_updates();
-    let mut rng = 0x2545F4914F6CDD1Du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
-    let iterations: usize = std::env::var("FUZZ_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200_000);
-    let mut found = 0;
-    for _ in 0..iterations {
-        let base = &samples[(next() % samples.len() as u64) as usize];
-        let mut bytes = base.clone();
-        for _ in 0..1 + next() % 3 {
-            let i = (next() % bytes.len() as u64) as usize;
-            match next() % 4 {
-                0 => bytes[i] ^= 1 << (next() % 8),
-                1 => bytes[i] = next() as u8,
-                2 => bytes.insert(i, next() as u8),
-                _ => {
-                    if bytes.len() > 2 {
-                        bytes.remove(i);
-                    }
-                }
-            }
-        }
-        if scan::update(&bytes, &limits()).is_err() {
-            continue;
-        }
-        // Apply onto an empty doc and onto a doc that has the base state.
-        for prior in [None, Some(samples.last().unwrap())] {
-            let raw = catch_unwind(AssertUnwindSafe(|| {
-                let doc = Doc::with_client_id(1);
-                if let Some(p) = prior {
-                    doc.transact_mut()
-                        .apply_update(Update::decode_v1(p).unwrap())
-                        .unwrap();
-                }
-                if let Ok(u) = Update::decode_v1(&bytes) {
-                    let _ = doc.transact_mut().apply_update(u);
-                }
-                let _ = doc
-                    .transact()
-                    .encode_state_as_update_v1(&StateVector::default());
-            }));
-            if raw.is_err() {
-                let guarded = catch_unwind(AssertUnwindSafe(|| {
-                    let doc = Doc::with_client_id(1);
-                    if let Some(p) = prior {
-                        apply_update(&doc, p, &limits()).unwrap();
-                    }
-                    let ok = apply_update(&doc, &bytes, &limits()).is_ok();
-                    let enc_ok = !ok
-                        || catch_unwind(AssertUnwindSafe(|| {
-                            doc.transact()
-                                .encode_state_as_update_v1(&StateVector::default())
-                        }))
-                        .is_ok();
-                    (ok, enc_ok)
-                }));
-                found += 1;
-                if found < 40 {
-                    eprintln!(
-                        "prior={} guarded={:?} bytes={:?}",
-                        prior.is_some(),
-                        guarded,
-                        bytes
-                    );
-                }
-            }
-        }
-    }
-    eprintln!("found {found}");
-}
+// ---- fuzzing ---------------------------------------------------------------------------
+//
+// Two generators, mutated real updates and random structured updates, shared by the
+// exploratory fuzzers (ignored, long, chatty) and the seeded run every `cargo test` does.
+// Both check the guard's promise with `guarded_run`.
 
-/// Does deep type nesting hurt yrs? Run with `--ignored --nocapture`.
-#[test]
-#[ignore]
-fn explore_deep_xml() {
-    let depth: usize = std::env::var("DEPTH")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(7000);
-    let doc = Doc::with_client_id(3);
-    let frag = doc.get_or_insert_xml_fragment("f");
-    {
-        let mut txn = doc.transact_mut();
-        let mut el = frag.insert(&mut txn, 0, XmlElementPrelim::empty("div"));
-        for _ in 0..depth {
-            el = el.insert(&mut txn, 0, XmlElementPrelim::empty("div"));
-        }
-    }
-    eprintln!("built");
-    let update = doc
-        .transact()
-        .encode_state_as_update_v1(&StateVector::default());
-    eprintln!("encoded {}", update.len());
-    let doc2 = Doc::new();
-    let f2 = doc2.get_or_insert_xml_fragment("f");
-    f2.observe_deep("explore", |_, e| eprintln!("events {}", e.iter().count()));
-    doc2.transact_mut()
-        .apply_update(Update::decode_v1(&update).unwrap())
-        .unwrap();
-    eprintln!("applied");
-    let _ = doc2
-        .transact()
-        .encode_state_as_update_v1(&StateVector::default());
-    eprintln!("re-encoded");
-    let s = f2.get_string(&doc2.transact());
-    eprintln!("string {}", s.len());
-    drop(doc2);
-    eprintln!("dropped");
-}
-
-/// A tiny xorshift generator, so exploration is reproducible without extra crates.
+/// A tiny xorshift generator, so fuzzing is reproducible without extra crates.
 struct Rng(u64);
 
 impl Rng {
@@ -214,6 +96,33 @@ impl Rng {
     fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
         xs[self.below(xs.len() as u64) as usize]
     }
+}
+
+/// `FUZZ_ITERS` from the environment, or `default`.
+fn fuzz_iterations(default: usize) -> usize {
+    std::env::var("FUZZ_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `base` with one to three random bit flips, byte changes, insertions or removals.
+fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+    let mut bytes = base.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        let i = rng.below(bytes.len() as u64) as usize;
+        match rng.below(4) {
+            0 => bytes[i] ^= 1 << rng.below(8),
+            1 => bytes[i] = rng.next() as u8,
+            2 => bytes.insert(i, rng.next() as u8),
+            _ => {
+                if bytes.len() > 2 {
+                    bytes.remove(i);
+                }
+            }
+        }
+    }
+    bytes
 }
 
 /// A structurally plausible but random v1 update: small ids and clocks, every parent and
@@ -312,7 +221,8 @@ fn random_update(rng: &mut Rng) -> Vec<u8> {
 }
 
 /// Applies `updates` in order on a fresh doc (optionally seeded), then encodes the full
-/// state; returns whether yrs panicked anywhere.
+/// state; returns whether yrs panicked anywhere. Exploration only: the panic messages go to
+/// stderr.
 fn raw_yrs_panics(seed: Option<&[u8]>, updates: &[Vec<u8>]) -> bool {
     catch_unwind(AssertUnwindSafe(|| {
         let doc = Doc::with_client_id(99);
@@ -333,85 +243,323 @@ fn raw_yrs_panics(seed: Option<&[u8]>, updates: &[Vec<u8>]) -> bool {
     .is_err()
 }
 
-/// The guarded path: returns Err(description) if a panic escapes or a doc whose every
-/// update was accepted cannot be encoded.
-fn guarded_run(seed: Option<&[u8]>, updates: &[Vec<u8>]) -> Result<(), String> {
+/// Whether `update` holds a struct that starts past `doc`'s clock for its client, after a
+/// gap. Yjs keeps such structs pending; yrs keeps them pending only if they depend on what
+/// is missing, and otherwise integrates them out of order, covering the gap with a Skip.
+fn opens_a_gap(doc: &Doc, update: &[u8]) -> bool {
+    let Ok(update) = Update::decode_v1(update) else {
+        return false;
+    };
+    let sv = doc.transact().state_vector();
+    let insertions = update.insertions(true);
+    let gap = insertions.iter().any(|(client, ranges)| {
+        let mut clock = sv.get(client);
+        ranges.iter().any(|r| {
+            let gap = r.start > clock;
+            clock = clock.max(r.end);
+            gap
+        })
+    });
+    gap
+}
+
+/// The guard's promise for one sequence of updates from peers, applied in order to a fresh
+/// document (after the seed state, if given): no panic escapes `parse_message` or
+/// `apply_update`, and when every update was accepted, the document still encodes, and its
+/// encoding decodes and applies to a replica. A refused update ends the run: the room would
+/// drop the (tainted) document.
+///
+/// When no update opened a gap in a client's clocks, the replica must also be the same
+/// document: the same state vector and content. (Not necessarily the same deletions: yrs
+/// deletes formatting marks made redundant when it integrates text, so a replica may have
+/// deleted one the document still keeps.) After a gap it need not be: yrs integrates
+/// structs past a gap out of order (see `known_crash_gc_then_gap_then_fill`), and the
+/// encoding of such a document does not rebuild it exactly.
+///
+/// Returns whether every update was accepted, or what broke the promise.
+fn guarded_run(seed: Option<&[u8]>, updates: &[Vec<u8>]) -> Result<bool, String> {
     let doc = Doc::with_client_id(99);
     if let Some(s) = seed {
         apply_update(&doc, s, &limits()).map_err(|e| format!("seed refused: {e}"))?;
     }
+    let mut gap = false;
     for u in updates {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            parse_message(&sync_update(u), &limits())
+        }))
+        .map_err(|_| "panic escaped parse_message".to_string())?;
+        gap |= opens_a_gap(&doc, u);
         let r = catch_unwind(AssertUnwindSafe(|| apply_update(&doc, u, &limits())))
             .map_err(|_| "panic escaped apply_update".to_string())?;
         if r.is_err() {
-            // Tainted: the room would reload the doc, so nothing more to check.
-            return Ok(());
+            return Ok(false);
         }
     }
-    catch_unwind(AssertUnwindSafe(|| {
-        doc.transact()
-            .encode_state_as_update_v1(&StateVector::default())
+    // What a fresh client gets in sync step 2, and what a snapshot holds (in v2): the
+    // integrated state, without pending structs.
+    let state = catch_unwind(AssertUnwindSafe(|| {
+        doc.transact().encode_diff_v1(&StateVector::default())
     }))
-    .map(|_| ())
-    .map_err(|_| "accepted updates left an unencodable doc".to_string())
+    .map_err(|_| "accepted updates left an unencodable doc".to_string())?;
+    let decoded =
+        Update::decode_v1(&state).map_err(|e| format!("the doc's state does not decode: {e}"))?;
+    let replica = Doc::with_client_id(98);
+    catch_unwind(AssertUnwindSafe(|| {
+        replica.transact_mut().apply_update(decoded)
+    }))
+    .map_err(|_| "the doc's state panics a replica".to_string())?
+    .map_err(|e| format!("the doc's state does not apply: {e}"))?;
+    if gap {
+        return Ok(true);
+    }
+    let (a, b) = (doc.transact(), replica.transact());
+    if a.state_vector() != b.state_vector() {
+        return Err("the replica has another state vector".into());
+    }
+    let content = |txn: &yrs::Transaction<'_>| {
+        let mut roots: Vec<(String, String)> = txn
+            .root_refs()
+            .map(|(name, value)| (name.to_owned(), value.to_string(txn)))
+            // A root exists once anything names it, even in a struct since deleted.
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+        roots.sort();
+        roots
+    };
+    if content(&a) != content(&b) {
+        return Err(format!(
+            "the replica has other content: {:?} vs {:?}",
+            content(&a),
+            content(&b)
+        ));
+    }
+    Ok(true)
 }
 
+/// What a fuzz run saw.
+#[derive(Debug, Default)]
+struct FuzzStats {
+    /// Cases (sequences of updates) tried.
+    cases: usize,
+    /// Cases whose every update passed the scan.
+    scanned: usize,
+    /// Cases the guard accepted completely (and so checked the round trip of).
+    accepted: usize,
+    /// Scanned cases that panicked yrs without the guard (counted only when exploring).
+    raw_panics: usize,
+    /// Cases that broke the guard's promise: why, whether seeded, the updates.
+    missed: Vec<(String, bool, Vec<Vec<u8>>)>,
+}
+
+impl FuzzStats {
+    fn run(&mut self, explore: bool, seed: Option<&[u8]>, updates: Vec<Vec<u8>>) {
+        self.cases += 1;
+        if let Ok(path) = std::env::var("FUZZ_TRACE") {
+            // The case about to run, in case it takes the process down.
+            std::fs::write(path, format!("seed={} {updates:?}", seed.is_some())).unwrap();
+        }
+        let scanned = updates.iter().all(|u| scan::update(u, &limits()).is_ok());
+        if scanned {
+            self.scanned += 1;
+            if explore && raw_yrs_panics(seed, &updates) {
+                self.raw_panics += 1;
+                if self.raw_panics <= 15 {
+                    eprintln!("raw yrs panics: seed={} {updates:?}", seed.is_some());
+                }
+            }
+        }
+        match guarded_run(seed, &updates) {
+            Ok(true) => self.accepted += 1,
+            Ok(false) => {}
+            Err(why) => {
+                if explore {
+                    eprintln!("MISSED ({why}): seed={} {updates:?}", seed.is_some());
+                }
+                self.missed.push((why, seed.is_some(), updates));
+            }
+        }
+    }
+
+    fn assert_held(&self) {
+        for m in &self.missed {
+            eprintln!("MISSED {m:?}");
+        }
+        assert!(
+            self.missed.is_empty(),
+            "{} cases broke the guard's promise, first: {:?}",
+            self.missed.len(),
+            self.missed.first()
+        );
+    }
+}
+
+/// Mutated real updates, each applied alone to an empty document and to one holding the
+/// seed state.
+fn fuzz_mutations(rng: &mut Rng, iterations: usize, explore: bool) -> FuzzStats {
+    let samples = sample_updates();
+    let full = samples.last().unwrap();
+    let mut stats = FuzzStats::default();
+    for _ in 0..iterations {
+        let base = &samples[rng.below(samples.len() as u64) as usize];
+        let bytes = mutate(rng, base);
+        for seed in [None, Some(&full[..])] {
+            stats.run(explore, seed, vec![bytes.clone()]);
+        }
+    }
+    stats
+}
+
+/// Sequences of one to three random structured updates, on an empty document or one
+/// holding the seed state. With `seed_last`, some sequences end with the seed state
+/// instead: hostile structs first, then a real peer's content for the same clients.
+fn fuzz_structured(rng: &mut Rng, iterations: usize, explore: bool, seed_last: bool) -> FuzzStats {
+    let full = sample_updates().pop().unwrap();
+    let mut stats = FuzzStats::default();
+    for _ in 0..iterations {
+        let n = 1 + rng.below(3) as usize;
+        let mut updates: Vec<Vec<u8>> = (0..n).map(|_| random_update(rng)).collect();
+        let seed = match rng.below(if seed_last { 3 } else { 2 }) {
+            0 => None,
+            1 => Some(&full[..]),
+            _ => {
+                updates.push(full.clone());
+                None
+            }
+        };
+        stats.run(explore, seed, updates);
+    }
+    stats
+}
+
+/// Both fuzzers with a fixed seed and a few thousand cases, so that every test run
+/// exercises them (well under two seconds in a debug build).
+///
+/// The structured fuzzer runs without `seed_last` here: that order finds the SIGSEGV of
+/// [`known_crash_gc_then_gap_then_fill`], which would take the whole test binary down.
+#[test]
+fn fuzz_with_a_fixed_seed() {
+    let mut rng = Rng(0x5EED_0007_2545_F491);
+    let mutations = fuzz_mutations(&mut rng, 1500, false);
+    mutations.assert_held();
+    let structured = fuzz_structured(&mut rng, 3000, false, false);
+    structured.assert_held();
+    // Not vacuous: many cases got past the scan, and many were accepted whole.
+    assert!(
+        mutations.scanned >= 100 && mutations.accepted >= 50,
+        "{mutations:?}"
+    );
+    assert!(
+        structured.scanned >= 300 && structured.accepted >= 150,
+        "{structured:?}"
+    );
+}
+
+/// Exploratory mutation fuzzer: `FUZZ_ITERS` mutated real updates (default 200,000); fails
+/// on any case that breaks the guard's promise, and prints the cases where yrs alone would
+/// have panicked. Run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn explore_mutations() {
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut rng = Rng(0x2545F4914F6CDD1D);
+    let stats = fuzz_mutations(&mut rng, fuzz_iterations(200_000), true);
+    eprintln!(
+        "cases {}, scanned {}, accepted {}, raw yrs panics {}, missed by the guard {}",
+        stats.cases,
+        stats.scanned,
+        stats.accepted,
+        stats.raw_panics,
+        stats.missed.len()
+    );
+    stats.assert_held();
+}
+
+/// Exploratory structured fuzzer: `FUZZ_ITERS` sequences (default 100,000), including the
+/// seed state arriving last. `FUZZ_TRACE=file` writes each case there before running it,
+/// for cases that kill the process. Run with `--ignored --nocapture`.
 #[test]
 #[ignore]
 fn explore_structured() {
     std::panic::set_hook(Box::new(|_| {}));
-    let samples = sample_updates();
-    let full = samples.last().unwrap().clone();
-    let iterations: usize = std::env::var("FUZZ_ITERS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100_000);
     let mut rng = Rng(0x9E3779B97F4A7C15);
-    let (mut raw, mut missed) = (0, 0);
-    for _ in 0..iterations {
-        let n = if std::env::var("FUZZ_SINGLE").is_ok() {
-            1
-        } else {
-            1 + rng.below(3) as usize
-        };
-        let updates: Vec<Vec<u8>> = (0..n).map(|_| random_update(&mut rng)).collect();
-        if updates.iter().any(|u| scan::update(u, &limits()).is_err()) {
-            continue;
-        }
-        let seed = if rng.below(2) == 0 {
-            Some(&full[..])
-        } else {
-            None
-        };
-        if let Ok(path) = std::env::var("FUZZ_TRACE") {
-            std::fs::write(path, format!("seed={} {updates:?}", seed.is_some())).unwrap();
-        }
-        if raw_yrs_panics(seed, &updates) {
-            raw += 1;
-            let guarded = guarded_run(seed, &updates);
-            if guarded.is_err() {
-                missed += 1;
-            }
-            if raw <= 15 || (guarded.is_err() && missed <= 15) {
-                eprintln!(
-                    "seed={} guarded={guarded:?} updates={updates:?}",
-                    seed.is_some()
-                );
-            }
-        }
-    }
-    eprintln!("raw panics {raw}, missed by guard {missed}");
+    let stats = fuzz_structured(&mut rng, fuzz_iterations(100_000), true, true);
+    eprintln!(
+        "cases {}, scanned {}, accepted {}, raw yrs panics {}, missed by the guard {}",
+        stats.cases,
+        stats.scanned,
+        stats.accepted,
+        stats.raw_panics,
+        stats.missed.len()
+    );
+    stats.assert_held();
 }
 
-/// Replays one case from `FUZZ_CASE` ("raw" or "guarded" in `FUZZ_MODE`).
+/// Deep XML in one update (`DEPTH` levels, default 7000): yrs applies and encodes it, the
+/// guard refuses it. With `RENDER=1` it also renders the raw document, which overflows the
+/// stack at a few thousand levels (why the guard bounds depth). Run with `--ignored`.
+#[test]
+#[ignore]
+fn explore_deep_xml() {
+    let depth: usize = std::env::var("DEPTH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(7000);
+    let doc = Doc::with_client_id(3);
+    let frag = doc.get_or_insert_xml_fragment("f");
+    {
+        let mut txn = doc.transact_mut();
+        let mut el = frag.insert(&mut txn, 0, XmlElementPrelim::empty("div"));
+        for _ in 0..depth {
+            el = el.insert(&mut txn, 0, XmlElementPrelim::empty("div"));
+        }
+    }
+    let update = doc
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+
+    let raw = Doc::new();
+    let f2 = raw.get_or_insert_xml_fragment("f");
+    raw.transact_mut()
+        .apply_update(Update::decode_v1(&update).unwrap())
+        .unwrap();
+    let again = raw
+        .transact()
+        .encode_state_as_update_v1(&StateVector::default());
+    assert_eq!(
+        Update::decode_v1(&again).unwrap().state_vector(),
+        Update::decode_v1(&update).unwrap().state_vector(),
+        "yrs alone applies and re-encodes {depth} levels"
+    );
+
+    let expected = if depth > limits().max_depth {
+        Err(Rejection::Unsafe("xml nested too deep"))
+    } else {
+        Ok(())
+    };
+    assert_eq!(
+        apply_update(&Doc::new(), &update, &limits()).map(|_| ()),
+        expected
+    );
+
+    if std::env::var("RENDER").is_ok() {
+        let s = f2.get_string(&raw.transact());
+        eprintln!("rendered {} bytes", s.len());
+    }
+}
+
+/// Replays one case from `FUZZ_CASE` (a JSON list of updates, on the seed state with
+/// `FUZZ_SEED`): through the guard, which must hold, or with `FUZZ_MODE=raw` through yrs
+/// alone, printing what happens. Run with `--ignored --nocapture`.
 #[test]
 #[ignore]
 fn explore_case() {
     let case: Vec<Vec<u8>> = serde_json::from_str(&std::env::var("FUZZ_CASE").unwrap()).unwrap();
     let full = sample_updates().pop().unwrap();
     let seed = std::env::var("FUZZ_SEED").is_ok().then_some(&full[..]);
-    if std::env::var("FUZZ_MODE").as_deref() == Ok("guarded") {
-        eprintln!("guarded: {:?}", guarded_run(seed, &case));
+    if std::env::var("FUZZ_MODE").as_deref() != Ok("raw") {
+        let result = guarded_run(seed, &case);
+        eprintln!("guarded: {result:?}");
+        assert!(result.is_ok(), "{result:?}");
     } else {
         let doc = Doc::with_client_id(99);
         if let Some(s) = seed {
@@ -1147,6 +1295,26 @@ fn regression_skip_replacement_panics() {
     }
 }
 
+/// KNOWN BUG, not yet fixed: three small updates that each pass the scan kill the process
+/// with SIGSEGV (not a panic, so `catch_unwind` cannot help): a GC struct at client 7's
+/// clock 0, an item at clock 4 (yrs integrates it out of order and covers clocks 1..4 with
+/// a Skip in its block store), then ordinary typing from clock 0 that spans the Skip and
+/// the item. Found by `explore_structured` (the seed state arriving last). Reproduced
+/// over a socket and in release builds. Ignored because it takes the test binary down;
+/// once fixed, it must pass without `#[ignore]`.
+#[test]
+#[ignore = "SIGSEGV in yrs: known bug, see the doc comment"]
+fn known_crash_gc_then_gap_then_fill() {
+    let doc = Doc::with_client_id(99);
+    for (i, update) in super::attacks::GC_GAP_FILL.iter().enumerate() {
+        let result = apply_update(&doc, update, &limits());
+        eprintln!("update {i}: {result:?}");
+    }
+    // Whatever the guard decided, the document (or its replacement) must still encode.
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default());
+}
+
 // ---- normal traffic --------------------------------------------------------------------
 
 #[test]
@@ -1216,7 +1384,7 @@ fn real_awareness_passes() {
     }
 }
 
-// ---- fuzzing ---------------------------------------------------------------------------
+// ---- property test ---------------------------------------------------------------------
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig {
