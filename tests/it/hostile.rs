@@ -15,7 +15,7 @@ use yrs::{ReadTxn, Transact, Update, XmlElementPrelim, XmlFragment};
 
 use leitbild::guard::{self, Limits, Rejection};
 
-use crate::support::{Client, TestServer};
+use crate::support::{Client, TestServer, WAIT};
 use leitbild::guard::attacks;
 
 /// What the good client writes before every attack.
@@ -72,25 +72,57 @@ async fn assert_refused(server: &TestServer, doc: &str, bytes: Vec<u8>, close: (
     assert_intact(server, doc, &good, GOOD).await;
 }
 
-/// The attack left no trace: a fresh client sees exactly `expected`, the good client is
-/// still connected and its next edit reaches a fresh client, and other documents work.
+/// The attack left no trace: a fresh client sees exactly `expected`, and exactly the
+/// document the good client has, in every root; the good client is still connected and its
+/// next edit reaches a fresh client, and other documents work.
 async fn assert_intact(server: &TestServer, doc: &str, good: &Client, expected: &str) {
     let fresh = server.connect(doc).await;
     assert_eq!(fresh.text(), expected, "a fresh client sees the good text");
     assert!(!good.is_disconnected(), "the good client stays connected");
     assert_eq!(good.text(), expected, "the good client's copy is untouched");
+    assert_same_document(&fresh, good).await;
 
     good.append(" Still editable.").await;
     let edited = format!("{expected} Still editable.");
     fresh.wait_for_text(&edited).await;
     let later = server.connect(doc).await;
     assert_eq!(later.text(), edited, "the edit after the attack is kept");
+    assert_same_document(&later, good).await;
 
     let other = format!("{doc}-other");
     let a = server.connect(&other).await;
     a.append("elsewhere").await;
     let b = server.connect(&other).await;
     b.wait_for_text("elsewhere").await;
+}
+
+/// Asserts that `fresh` (which has just synced: what the server sent it is the whole
+/// document) holds the same document as `good`: the same items and the same deletions, in
+/// every root, not only the text. Attacks write to other roots ("arr", "prosemirror",
+/// "default"); anything of theirs left in the server's document would reach `fresh` in
+/// sync step 2, and anything the good client wrote that the room lost would be missing.
+/// The good client may still be receiving what the room broadcast before the attack was
+/// refused, so this waits for it.
+async fn assert_same_document(fresh: &Client, good: &Client) {
+    let served = fresh.doc.transact().snapshot();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let held = good.doc.transact().snapshot();
+        if held == served {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server's document differs from the good client's:\n \
+             served (state vector {:?}, deletions {:?})\n \
+             held   (state vector {:?}, deletions {:?})",
+            served.state_map,
+            served.delete_set,
+            held.state_map,
+            held.delete_set
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 // ---- framing and size ------------------------------------------------------------------
