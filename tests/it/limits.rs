@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use yrs::sync::{Message, SyncMessage};
+use yrs::{ReadTxn, Text, Transact};
 
 use crate::support::{metric, Client, TestServer, WAIT};
 
@@ -151,24 +153,93 @@ async fn a_peer_that_stops_answering_pings_is_closed() {
         .await;
 }
 
+/// The figures an action must move, read before it: seeding the demo document and creating
+/// this one already persist bytes and flush, so only growth says anything.
+struct Figures {
+    received: f64,
+    broadcast: f64,
+    persisted: f64,
+    flushes: f64,
+}
+
+impl Figures {
+    async fn read(server: &TestServer) -> Figures {
+        Figures {
+            received: metric(server, "leitbild_updates_received_total").await,
+            broadcast: metric(server, "leitbild_updates_broadcast_total").await,
+            persisted: metric(server, "leitbild_bytes_persisted_total").await,
+            flushes: metric(server, "leitbild_flush_seconds_count").await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn metrics_count_what_happens() {
     let server = TestServer::start().await;
+    let open_before = metric(&server, "leitbild_open_documents").await;
+    assert_eq!(metric(&server, "leitbild_connections").await, 0.0);
     let a = server.connect("m").await;
     let b = server.connect("m").await;
-    for i in 0..5 {
-        a.append(&i.to_string()).await;
-    }
-    b.wait_for(|b| b.text() == "01234").await;
     assert_eq!(metric(&server, "leitbild_connections").await, 2.0);
-    assert!(metric(&server, "leitbild_open_documents").await >= 1.0);
     assert_eq!(
-        metric(&server, "leitbild_updates_received_total").await,
-        5.0
+        metric(&server, "leitbild_open_documents").await,
+        open_before + 1.0,
+        "the new document is open"
     );
-    assert!(metric(&server, "leitbild_updates_broadcast_total").await >= 1.0);
-    assert!(metric(&server, "leitbild_bytes_persisted_total").await > 0.0);
-    assert!(metric(&server, "leitbild_flush_seconds_count").await >= 1.0);
+
+    let before = Figures::read(&server).await;
+    // Five updates, each in a batch of its own (the next is sent once `b` has the last):
+    // five log records, five flushes, five messages to `b`.
+    let text = a.doc.get_or_insert_text("text");
+    let mut update_bytes = 0;
+    for i in 0..5 {
+        let update = {
+            let mut txn = a.doc.transact_mut();
+            let before = txn.state_vector();
+            let len = text.len(&txn);
+            text.insert(&mut txn, len, &i.to_string());
+            txn.encode_diff_v1(&before)
+        };
+        update_bytes += update.len();
+        a.send(Message::Sync(SyncMessage::Update(update))).await;
+        let expected: String = (0..=i).map(|i| i.to_string()).collect();
+        b.wait_for_text(&expected).await;
+    }
+    let after = Figures::read(&server).await;
+
+    assert_eq!(after.received - before.received, 5.0, "updates received");
+    assert_eq!(
+        after.broadcast - before.broadcast,
+        5.0,
+        "one update message per update, to b only"
+    );
+    assert!(
+        after.persisted - before.persisted >= update_bytes as f64,
+        "the log holds each update: {} bytes persisted for {update_bytes} bytes of updates",
+        after.persisted - before.persisted
+    );
+    assert!(
+        after.flushes - before.flushes >= 5.0,
+        "one flush per batch: {} flushes",
+        after.flushes - before.flushes
+    );
+
+    // A reader who only watches changes nothing.
+    let idle = Figures::read(&server).await;
+    let _c = server.connect("m").await;
+    let later = Figures::read(&server).await;
+    assert_eq!(later.received, idle.received);
+    assert_eq!(later.broadcast, idle.broadcast);
+    assert_eq!(metric(&server, "leitbild_connections").await, 3.0);
+    a.close().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while metric(&server, "leitbild_connections").await != 2.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a closed connection is no longer counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
