@@ -1,6 +1,7 @@
 //! The server under test: spawns the real `leitbild` binary on 127.0.0.1 port 0 with a
 //! data dir of its own, reads its address from stdout, samples its memory and CPU from
-//! /proc, and stops it with SIGTERM. It never talks the protocol; `client` does that.
+//! /proc, and stops it with SIGTERM (or kills it with SIGKILL). It never talks the
+//! protocol; `client` does that.
 
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,13 @@ impl WorkDir {
 
     pub fn data(&self) -> PathBuf {
         self.root.join("data")
+    }
+
+    /// Another directory beside `data/`, created empty (a second server's data dir).
+    pub fn dir(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(dir)
     }
 
     pub fn log(&self, name: &str) -> PathBuf {
@@ -143,6 +151,19 @@ impl ServerProcess {
             addr,
             log: log.to_path_buf(),
         })
+    }
+
+    /// The server's process id, for [`sigkill`].
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Waits for the process to end (after [`sigkill`]) and reaps it.
+    pub async fn wait(&mut self) -> Result<std::process::ExitStatus> {
+        tokio::time::timeout(STOP_TIMEOUT, self.child.wait())
+            .await
+            .map_err(|_| anyhow::anyhow!("server {} did not end in time", self.pid))?
+            .context("waiting for the server")
     }
 
     /// `ws://127.0.0.1:PORT`
@@ -254,6 +275,20 @@ impl ServerProcess {
         }
         Ok(started.elapsed())
     }
+}
+
+/// SIGKILL to a server we spawned and have not reaped yet: it dies at once, with no
+/// shutdown of any kind, as in a power cut of the process.
+pub fn sigkill(pid: u32) -> Result<()> {
+    // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped).
+    let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    if rc != 0 {
+        bail!(
+            "SIGKILL to server {pid} failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(())
 }
 
 /// The address in a line like `listening on http://127.0.0.1:41234`.
