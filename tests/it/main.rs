@@ -6,6 +6,7 @@ mod binary;
 mod crash;
 mod durability;
 mod hostile;
+mod integrity;
 mod limits;
 mod operator;
 mod support;
