@@ -237,6 +237,7 @@ fn apply_checked(
     limits: &Limits,
 ) -> Result<Option<Vec<u8>>, Rejection> {
     let mut txn = doc.transact_mut();
+    check_contiguous(&txn, &update)?;
     txn.apply_update(update)
         .map_err(|_| Rejection::Malformed("update does not apply"))?;
     check_pending(&txn, limits)?;
@@ -257,6 +258,29 @@ fn apply_checked(
     // Commit (observers, GC, squashing) runs inside the caller's catch_unwind too.
     drop(txn);
     Ok(Some(delta))
+}
+
+/// Refuses an update whose structs of some client do not continue that client's history
+/// in the document: a gap inside the update, or a first struct past the document's clock.
+/// yrs would integrate such structs out of order behind a Skip, and later structs that
+/// fill the gap can then corrupt its block store (a segfault, which no `catch_unwind`
+/// stops: `attacks::GC_GAP_FILL`). A client's own changes and a sync answer always
+/// continue where the other side is; a peer whose message was refused reconnects and
+/// sends them again from the server's state.
+fn check_contiguous(txn: &TransactionMut<'_>, update: &Update) -> Result<(), Rejection> {
+    let sv = txn.state_vector();
+    for (client, ranges) in update.insertions(true).iter() {
+        let mut ranges = ranges.iter();
+        if let Some(first) = ranges.next() {
+            if first.start > sv.get(client) {
+                return Err(Rejection::Unsafe("update skips ahead of the document"));
+            }
+        }
+        if ranges.next().is_some() {
+            return Err(Rejection::Unsafe("update has a gap"));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses to let pending (not yet integrable) state grow past `max_pending_bytes`.

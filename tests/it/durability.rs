@@ -50,13 +50,13 @@ async fn offline_edits_arrive_in_sync_step_2_and_are_persisted() {
 }
 
 #[tokio::test]
-async fn out_of_order_updates_are_persisted_and_broadcast_whole() {
+async fn an_update_out_of_order_is_refused_and_its_sender_resends_it_in_order() {
     let server = TestServer::start().await;
     let sender = server.connect("order").await;
     let watcher = server.connect("order").await;
 
-    // Two edits from one client, sent second-first: the second waits (pending) until the
-    // first arrives, and then both must reach the others and the log.
+    // Two edits of one client, the second sent first: it skips ahead of the document, so
+    // it is refused (yrs would integrate it behind a gap) and the sender is closed.
     let doc = Client::new_doc();
     let text = doc.get_or_insert_text("text");
     let mut updates = Vec::new();
@@ -67,11 +67,14 @@ async fn out_of_order_updates_are_persisted_and_broadcast_whole() {
         text.insert(&mut txn, len, chunk);
         updates.push(txn.encode_diff_v1(&before));
     }
-    for update in updates.iter().rev() {
-        sender
-            .send(Message::Sync(SyncMessage::Update(update.clone())))
-            .await;
-    }
+    sender
+        .send(Message::Sync(SyncMessage::Update(updates[1].clone())))
+        .await;
+    assert_eq!(sender.closed().await.map(|c| c.0), Some(1007));
+    // Reconnecting, the client answers the server's state with everything it lacks, in
+    // order, as y-websocket does.
+    let back = Client::connect_with(&server.ws_url("order"), doc).await;
+    back.wait_for(|c| c.is_synced()).await;
     watcher.wait_for(|w| w.text() == "offline typed").await;
 
     let server = server.restart().await;
