@@ -270,20 +270,6 @@ async fn deeply_nested_json_in_awareness_is_closed_with_1007() {
 
 /// Appends a paragraph to the `default` fragment (the one the server renders) and sends
 /// the update, as the editor would.
-async fn write_paragraph(client: &Client, text: &str) {
-    let update = {
-        let frag = client.doc.get_or_insert_xml_fragment("default");
-        let mut txn = client.doc.transact_mut();
-        let before = txn.state_vector();
-        let p = frag.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
-        p.push_back(&mut txn, XmlTextPrelim::new(text));
-        txn.encode_diff_v1(&before)
-    };
-    client
-        .send(Message::Sync(SyncMessage::Update(update)))
-        .await;
-}
-
 async fn markdown(server: &TestServer, doc: &str) -> String {
     let response =
         crate::support::admin_get(server.url(&format!("/api/docs/{doc}/text?format=md")))
@@ -298,7 +284,7 @@ async fn seven_thousand_levels_of_nested_xml_are_closed_with_1007_and_the_doc_re
     let server = TestServer::start().await;
     let doc = "deep-xml";
     let good = good_writer(&server, doc).await;
-    write_paragraph(&good, "A good paragraph.").await;
+    crate::support::Client::push_paragraph(&good, "A good paragraph.").await;
     let watcher = server.connect(doc).await;
     watcher
         .wait_for(|w| {

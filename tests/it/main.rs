@@ -3,6 +3,7 @@
 mod access;
 mod api;
 mod binary;
+mod corruption;
 mod crash;
 mod durability;
 mod hostile;

@@ -347,6 +347,20 @@ impl Client {
         self.send(Message::Sync(SyncMessage::Update(update))).await;
     }
 
+    /// Appends a paragraph to the editor's XML fragment `default` and sends the update.
+    pub async fn push_paragraph(&self, text: &str) {
+        use yrs::{XmlElementPrelim, XmlFragment, XmlTextPrelim};
+        let update = {
+            let frag = self.doc.get_or_insert_xml_fragment("default");
+            let mut txn = self.doc.transact_mut();
+            let before = txn.state_vector();
+            let p = frag.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+            p.push_back(&mut txn, XmlTextPrelim::new(text));
+            txn.encode_diff_v1(&before)
+        };
+        self.send(Message::Sync(SyncMessage::Update(update))).await;
+    }
+
     pub async fn append(&self, chunk: &str) {
         let len = self
             .doc
