@@ -45,11 +45,12 @@ impl Store {
         lookup: [u8; 16],
         token: &TokenEntry,
     ) -> Result<(), StoreError> {
-        let trees = self.writing()?;
-        // The invite first: a crash in between leaves an invite nobody can use, never a
-        // token that points nowhere.
-        trees.invites.insert_json(invite.id.as_bytes(), invite)?;
-        trees.tokens.insert_json(lookup, token)
+        self.write(|trees| {
+            // The invite first: a crash in between leaves an invite nobody can use, never a
+            // token that points nowhere.
+            trees.invites.insert_json(invite.id.as_bytes(), invite)?;
+            trees.tokens.insert_json(lookup, token)
+        })
     }
 
     pub fn invite(&self, id: &str) -> Result<Option<Invite>, StoreError> {
@@ -77,7 +78,7 @@ impl Store {
         id: &str,
         change: impl FnMut(&mut Invite),
     ) -> Result<Option<Invite>, StoreError> {
-        self.writing()?.invites.update_json(id.as_bytes(), change)
+        self.write(|trees| trees.invites.update_json(id.as_bytes(), change))
     }
 
     /// Lets one more person join a group link, if it is active and not full; the count
@@ -112,9 +113,11 @@ impl Store {
     }
 
     pub fn put_person(&self, invite: &str, n: u32, person: &Person) -> Result<(), StoreError> {
-        self.writing()?
-            .people
-            .insert_json(keys::person_key(invite, n), person)
+        self.write(|trees| {
+            trees
+                .people
+                .insert_json(keys::person_key(invite, n), person)
+        })
     }
 
     /// The people of a group link, in the order they joined.
@@ -141,11 +144,11 @@ impl Store {
     }
 
     pub fn put_token(&self, lookup: [u8; 16], entry: &TokenEntry) -> Result<(), StoreError> {
-        self.writing()?.tokens.insert_json(lookup, entry)
+        self.write(|trees| trees.tokens.insert_json(lookup, entry))
     }
 
     pub fn remove_token(&self, lookup: [u8; 16]) -> Result<(), StoreError> {
-        self.writing()?.tokens.remove(lookup)
+        self.write(|trees| trees.tokens.remove(lookup))
     }
 
     /// Changes a token's record atomically (a session collecting another grant).
@@ -154,18 +157,19 @@ impl Store {
         lookup: [u8; 16],
         change: impl FnMut(&mut TokenEntry),
     ) -> Result<Option<TokenEntry>, StoreError> {
-        self.writing()?.tokens.update_json(lookup, change)
+        self.write(|trees| trees.tokens.update_json(lookup, change))
     }
 
     /// Appends an audit entry. Append-only: nothing changes or removes one.
     pub fn append_audit(&self, scope: Scope<'_>, entry: &AuditEntry) -> Result<u64, StoreError> {
-        let trees = self.writing()?;
-        // sled's ids are unique and increasing across restarts.
-        let seq = trees.db.generate_id()?;
-        trees
-            .audit
-            .insert_json(keys::audit_key(scope.key(), seq), entry)?;
-        Ok(seq)
+        self.write(|trees| {
+            // sled's ids are unique and increasing across restarts.
+            let seq = trees.db.generate_id()?;
+            trees
+                .audit
+                .insert_json(keys::audit_key(scope.key(), seq), entry)?;
+            Ok(seq)
+        })
     }
 
     /// The audit entries of a scope, oldest first.
@@ -191,7 +195,7 @@ impl Store {
     }
 
     pub fn put_setting<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
-        self.writing()?.settings.insert_json(name, value)
+        self.write(|trees| trees.settings.insert_json(name, value))
     }
 }
 

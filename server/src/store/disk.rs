@@ -4,9 +4,10 @@
 //!
 //! Durable means fsynced: sled 0.34's `flush` ends in `sync_file_range`, which writes
 //! neither the file's size nor the drive's cache, and sled fsyncs its files later, on a
-//! thread of its own; large values go to files in `blobs/` that it never fsyncs. So after
-//! sled's flush, [`Durable::sync`] fsyncs the database file, every blob file it has not
-//! synced yet, and the blob directory.
+//! thread of its own. So after sled's flush, [`Durable::sync`] fsyncs the database file
+//! and, should sled have written any (the store keeps large values in parts, see
+//! `table`, but an older store may hold some), every blob file it has not synced yet and
+//! the blob directory.
 //!
 //! When a flush fails, sled refuses all further writes, and what it holds in memory was
 //! never made durable: the store goes *failing*. Then every operation is refused (nothing

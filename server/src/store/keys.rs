@@ -35,6 +35,8 @@ pub const PEOPLE: &str = "people";
 pub const AUDIT: &str = "audit";
 pub const SETTINGS: &str = "settings";
 pub const HEADS: &str = "heads";
+/// The parts of large values (see `table`), keyed `id:u64be index:u32be`.
+pub const PARTS: &str = "parts";
 
 /// Every tree, for whole-store passes (sealing an old store).
 pub const TREES: [&str; 9] = [
@@ -55,8 +57,47 @@ pub fn seal(key: &[u8], value: &[u8]) -> Vec<u8> {
 
 /// The value inside a sealed one, if its checksum holds.
 pub fn unseal<'a>(key: &[u8], sealed: &'a [u8]) -> Option<&'a [u8]> {
+    match open(key, sealed)? {
+        Sealed::Value(value) => Some(value),
+        Sealed::Parts(_) => None,
+    }
+}
+
+/// What a sealed value holds: the value itself, or (for a large one) the reference to
+/// its parts. The two are told apart by the checksum: a reference's is flipped by
+/// [`PARTS_TAG`], so neither can pass for the other.
+pub enum Sealed<'a> {
+    Value(&'a [u8]),
+    Parts(&'a [u8]),
+}
+
+const PARTS_TAG: u32 = 0x5041_5254;
+
+/// `reference ++ (crc32(key ++ reference) ^ PARTS_TAG)`.
+pub fn seal_parts(key: &[u8], reference: &[u8]) -> Vec<u8> {
+    let mut sealed = Vec::with_capacity(reference.len() + 4);
+    sealed.extend_from_slice(reference);
+    sealed.extend_from_slice(&(checksum(key, reference) ^ PARTS_TAG).to_be_bytes());
+    sealed
+}
+
+/// A sealed value or parts reference, if its checksum holds.
+pub fn open<'a>(key: &[u8], sealed: &'a [u8]) -> Option<Sealed<'a>> {
     let (value, sum) = sealed.split_at_checked(sealed.len().checked_sub(4)?)?;
-    (u32::from_be_bytes(sum.try_into().ok()?) == checksum(key, value)).then_some(value)
+    let sum = u32::from_be_bytes(sum.try_into().ok()?);
+    let expected = checksum(key, value);
+    if sum == expected {
+        Some(Sealed::Value(value))
+    } else if sum == expected ^ PARTS_TAG {
+        Some(Sealed::Parts(value))
+    } else {
+        None
+    }
+}
+
+/// The crc32 of a whole value, kept in its parts reference.
+pub fn value_checksum(value: &[u8]) -> u32 {
+    crc32fast::hash(value)
 }
 
 fn checksum(key: &[u8], value: &[u8]) -> u32 {

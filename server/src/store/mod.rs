@@ -136,6 +136,9 @@ struct Shared {
     trees: RwLock<Option<Arc<Trees>>>,
     /// Why storage is failing; `None` while it works.
     failing: Mutex<Option<String>>,
+    /// Wakes the idle flusher when a write (not a flush) finds storage failing, so that
+    /// recovery starts without waiting for the next flush request.
+    failed: tokio::sync::Notify,
     /// The incarnation of the database: one more with every reopen.
     epoch: AtomicU64,
     metrics: Arc<Metrics>,
@@ -184,6 +187,7 @@ impl Store {
             cache_bytes,
             trees: RwLock::new(Some(Arc::new(trees))),
             failing: Mutex::new(None),
+            failed: tokio::sync::Notify::new(),
             epoch: AtomicU64::new(0),
             metrics,
             log_rewrite: Mutex::new(()),
@@ -217,6 +221,16 @@ impl Store {
         let trees = self.trees()?;
         self.written.fetch_min(trees.epoch, Relaxed);
         Ok(trees)
+    }
+
+    /// Runs the writes in `f`. One that sled refused (an I/O error: it refuses all
+    /// writes after one) makes the store failing, like a failed flush.
+    fn write<T>(&self, f: impl FnOnce(&Trees) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let result = f(&*self.writing()?);
+        if let Err(e @ (StoreError::Sled(_) | StoreError::Io(_))) = &result {
+            fail(&self.shared, e);
+        }
+        result
     }
 
     fn failing(&self) -> Option<String> {
@@ -280,30 +294,33 @@ impl Store {
         doc: &DocName,
         change: impl FnMut(&mut DocMeta),
     ) -> Result<Option<DocMeta>, StoreError> {
-        self.writing()?
-            .meta
-            .update_json(doc.as_str(), change)
-            .map_err(|e| self.damaged(e))
+        self.write(|trees| {
+            trees
+                .meta
+                .update_json(doc.as_str(), change)
+                .map_err(|e| self.damaged(e))
+        })
     }
 
     /// Removes a document's metadata, log and snapshot for good (a trash entry that has
     /// expired). Durable with the next flush.
     pub fn purge(&self, doc: &DocName) -> Result<(), StoreError> {
-        let trees = self.writing()?;
-        let _exclusive = self
-            .shared
-            .log_rewrite
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let keys = trees
-            .log
-            .keys_with_prefix(&keys::log_prefix(doc))
-            .collect::<Result<Vec<_>, _>>()?;
-        trees.log.apply(Vec::new(), keys)?;
-        trees.snap.remove(doc.as_str())?;
-        trees.heads.remove(doc.as_str())?;
-        trees.meta.remove(doc.as_str())?;
-        Ok(())
+        self.write(|trees| {
+            let _exclusive = self
+                .shared
+                .log_rewrite
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let keys = trees
+                .log
+                .keys_with_prefix(&keys::log_prefix(doc))
+                .collect::<Result<Vec<_>, _>>()?;
+            trees.log.apply(Vec::new(), keys)?;
+            trees.snap.remove(doc.as_str())?;
+            trees.heads.remove(doc.as_str())?;
+            trees.meta.remove(doc.as_str())?;
+            Ok(())
+        })
     }
 
     /// Registers a new document, with an optional first update, and makes it durable.
@@ -315,17 +332,18 @@ impl Store {
         meta: &DocMeta,
         first: Option<Record>,
     ) -> Result<(), StoreError> {
-        let trees = self.writing()?;
-        if trees.heads.get(doc.as_str())?.is_some() && trees.meta.get(doc.as_str())?.is_none() {
-            return Err(self.damaged(StoreError::Corrupt(format!(
-                "{doc} has a log but no metadata"
-            ))));
-        }
-        let value = serde_json::to_vec(meta).unwrap_or_default();
-        if !trees.meta.insert_new(doc.as_str(), &value)? {
-            return Err(StoreError::Exists);
-        }
-        drop(trees);
+        self.write(|trees| {
+            if trees.heads.get(doc.as_str())?.is_some() && trees.meta.get(doc.as_str())?.is_none() {
+                return Err(self.damaged(StoreError::Corrupt(format!(
+                    "{doc} has a log but no metadata"
+                ))));
+            }
+            let value = serde_json::to_vec(meta).unwrap_or_default();
+            if !trees.meta.insert_new(doc.as_str(), &value)? {
+                return Err(StoreError::Exists);
+            }
+            Ok(())
+        })?;
         if let Some(record) = first {
             self.append(doc, 0, None, &record)?;
         }
@@ -464,79 +482,82 @@ impl Store {
         runs_of: Runs,
         merge: impl Fn(&[&[u8]]) -> Option<Vec<u8>>,
     ) -> Result<Compacted, StoreError> {
-        let trees = self.writing()?;
-        let _exclusive = self
-            .shared
-            .log_rewrite
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let mut runs: Vec<Vec<(u64, keys::Stored)>> = Vec::new();
-        let mut run_bytes = 0;
-        for entry in trees
-            .log
-            .range(keys::log_key(doc, from)..=keys::log_key(doc, to))
-        {
-            let (key, value) = entry?;
-            let seq = keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
-            let stored = keys::decode_record(&value)
-                .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
-            let record = &stored.record;
-            let size = record.update.len();
-            let small = size <= runs_of.small_record;
-            let joins = small
-                && run_bytes + size <= runs_of.max_run_bytes
-                && runs
-                    .last()
-                    .and_then(|run| run.first())
-                    .is_some_and(|(_, first)| {
-                        first.record.update.len() <= runs_of.small_record
-                            && first.record.author == record.author
-                            && record.ts_ms.saturating_sub(first.record.ts_ms) < runs_of.window_ms
-                    });
-            match runs.last_mut() {
-                Some(run) if joins => {
-                    run_bytes += size;
-                    run.push((seq, stored));
-                }
-                _ => {
-                    run_bytes = size;
-                    runs.push(vec![(seq, stored)]);
+        self.write(|trees| {
+            let _exclusive = self
+                .shared
+                .log_rewrite
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut runs: Vec<Vec<(u64, keys::Stored)>> = Vec::new();
+            let mut run_bytes = 0;
+            for entry in trees
+                .log
+                .range(keys::log_key(doc, from)..=keys::log_key(doc, to))
+            {
+                let (key, value) = entry?;
+                let seq =
+                    keys::log_seq(&key).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
+                let stored = keys::decode_record(&value)
+                    .ok_or_else(|| StoreError::Corrupt("log record".into()))?;
+                let record = &stored.record;
+                let size = record.update.len();
+                let small = size <= runs_of.small_record;
+                let joins = small
+                    && run_bytes + size <= runs_of.max_run_bytes
+                    && runs
+                        .last()
+                        .and_then(|run| run.first())
+                        .is_some_and(|(_, first)| {
+                            first.record.update.len() <= runs_of.small_record
+                                && first.record.author == record.author
+                                && record.ts_ms.saturating_sub(first.record.ts_ms)
+                                    < runs_of.window_ms
+                        });
+                match runs.last_mut() {
+                    Some(run) if joins => {
+                        run_bytes += size;
+                        run.push((seq, stored));
+                    }
+                    _ => {
+                        run_bytes = size;
+                        runs.push(vec![(seq, stored)]);
+                    }
                 }
             }
-        }
-        let mut done = Compacted::default();
-        let mut inserts = Vec::new();
-        let mut removals = Vec::new();
-        for run in runs.iter().filter(|run| run.len() > 1) {
-            let updates: Vec<&[u8]> = run
-                .iter()
-                .map(|(_, r)| r.record.update.as_slice())
-                .collect();
-            let Some(update) = merge(&updates) else {
-                continue;
-            };
-            // The run becomes its *last* key: the highest sequence number of the log never
-            // goes away, so the next one handed out after a reload stays above it.
-            let Some(((last_seq, last), earlier)) = run.split_last() else {
-                continue;
-            };
-            let prev = run[0].1.prev.unwrap_or(keys::NO_PREV);
-            let merged = Record {
-                ts_ms: last.record.ts_ms,
-                author: last.record.author.clone(),
-                update,
-            };
-            inserts.push((
-                keys::log_key(doc, *last_seq),
-                keys::encode_record(&merged, prev),
-            ));
-            removals.extend(earlier.iter().map(|(seq, _)| keys::log_key(doc, *seq)));
-            done.records_before += run.len() as u64;
-            done.records_after += 1;
-        }
-        // One atomic batch; loads wait for it (see `log_rewrite`).
-        trees.log.apply(inserts, removals)?;
-        Ok(done)
+            let mut done = Compacted::default();
+            let mut inserts = Vec::new();
+            let mut removals = Vec::new();
+            for run in runs.iter().filter(|run| run.len() > 1) {
+                let updates: Vec<&[u8]> = run
+                    .iter()
+                    .map(|(_, r)| r.record.update.as_slice())
+                    .collect();
+                let Some(update) = merge(&updates) else {
+                    continue;
+                };
+                // The run becomes its *last* key: the highest sequence number of the log never
+                // goes away, so the next one handed out after a reload stays above it.
+                let Some(((last_seq, last), earlier)) = run.split_last() else {
+                    continue;
+                };
+                let prev = run[0].1.prev.unwrap_or(keys::NO_PREV);
+                let merged = Record {
+                    ts_ms: last.record.ts_ms,
+                    author: last.record.author.clone(),
+                    update,
+                };
+                inserts.push((
+                    keys::log_key(doc, *last_seq),
+                    keys::encode_record(&merged, prev),
+                ));
+                removals.extend(earlier.iter().map(|(seq, _)| keys::log_key(doc, *seq)));
+                done.records_before += run.len() as u64;
+                done.records_after += 1;
+            }
+            // One atomic batch; loads wait for it (see `log_rewrite`).
+            trees.log.apply(inserts, removals)?;
+            Ok(done)
+        })
     }
 
     /// Appends record `seq` to the log, after record `prev` (`None` for the document's
@@ -549,18 +570,19 @@ impl Store {
         prev: Option<u64>,
         record: &Record,
     ) -> Result<u64, StoreError> {
-        let trees = self.writing()?;
-        let value = keys::encode_record(record, prev.unwrap_or(keys::NO_PREV));
-        let bytes = value.len() as u64;
-        trees.log.insert(keys::log_key(doc, seq), &value)?;
-        // After the record: a crash between the two leaves the head behind the log,
-        // which a load accepts, never ahead of it.
-        trees.heads.insert(doc.as_str(), &seq.to_be_bytes())?;
-        self.shared
-            .metrics
-            .bytes_persisted
-            .fetch_add(bytes, Relaxed);
-        Ok(bytes)
+        self.write(|trees| {
+            let value = keys::encode_record(record, prev.unwrap_or(keys::NO_PREV));
+            let bytes = value.len() as u64;
+            trees.log.insert(keys::log_key(doc, seq), &value)?;
+            // After the record: a crash between the two leaves the head behind the log,
+            // which a load accepts, never ahead of it.
+            trees.heads.insert(doc.as_str(), &seq.to_be_bytes())?;
+            self.shared
+                .metrics
+                .bytes_persisted
+                .fetch_add(bytes, Relaxed);
+            Ok(bytes)
+        })
     }
 
     /// Replaces the document's snapshot. The log records it covers stay: they are history.
@@ -570,12 +592,14 @@ impl Store {
         upto_seq: u64,
         state: &[u8],
     ) -> Result<(), StoreError> {
-        let value = keys::encode_snapshot(upto_seq, state);
-        self.shared
-            .metrics
-            .bytes_persisted
-            .fetch_add(value.len() as u64, Relaxed);
-        self.writing()?.snap.insert(doc.as_str(), &value)
+        self.write(|trees| {
+            let value = keys::encode_snapshot(upto_seq, state);
+            self.shared
+                .metrics
+                .bytes_persisted
+                .fetch_add(value.len() as u64, Relaxed);
+            trees.snap.insert(doc.as_str(), &value)
+        })
     }
 
     /// Waits until everything this handle wrote before the call is durable. Calls from
@@ -625,9 +649,12 @@ async fn run_flusher(
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         let first = match &failing {
-            None => match requests.recv().await {
-                Some(first) => Some(first),
-                None => break,
+            None => tokio::select! {
+                request = requests.recv() => match request {
+                    Some(first) => Some(first),
+                    None => break,
+                },
+                () = shared.failed.notified() => continue,
             },
             Some(_) => tokio::select! {
                 request = requests.recv() => match request {
@@ -692,6 +719,7 @@ fn fail(shared: &Shared, e: &StoreError) {
     tracing::error!(error = %e, "store flush failed: storage is failing; nothing is served until writes succeed again");
     shared.metrics.storage_failing.store(1, Relaxed);
     *shared.failing.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+    shared.failed.notify_one();
 }
 
 /// Takes the failed database out of service, reopens it from disk (so that nothing it
@@ -710,7 +738,8 @@ async fn recover(shared: &Arc<Shared>, durable: &mut Option<Durable>) {
         loop {
             match Arc::try_unwrap(old) {
                 Ok(trees) => {
-                    drop(trees);
+                    // Dropping a sled database flushes it: not on the runtime's threads.
+                    let _ = tokio::task::spawn_blocking(move || drop(trees)).await;
                     break;
                 }
                 Err(held) if waited < 100 => {
@@ -719,6 +748,7 @@ async fn recover(shared: &Arc<Shared>, durable: &mut Option<Durable>) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 Err(held) => {
+                    tracing::warn!("storage still failing: the failed database is still in use");
                     *shared.trees.write().unwrap_or_else(|e| e.into_inner()) = Some(held);
                     return;
                 }
