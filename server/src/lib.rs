@@ -11,6 +11,7 @@ pub mod config;
 mod connection;
 pub mod demo;
 pub mod guard;
+pub mod history;
 mod http;
 pub mod metrics;
 pub mod name;

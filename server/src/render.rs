@@ -326,7 +326,7 @@ fn marks(attributes: &yrs::types::Attrs) -> Marks {
 
 /// The mark type of a formatting attribute: y-prosemirror names a mark that may overlap
 /// itself `name--XXXXXXXX` (an 8 character base64 hash of the mark).
-fn mark_name(attribute: &str) -> &str {
+pub(crate) fn mark_name(attribute: &str) -> &str {
     if let Some((name, hash)) = attribute.rsplit_once("--") {
         if hash.len() == 8
             && hash
@@ -341,7 +341,7 @@ fn mark_name(attribute: &str) -> &str {
 
 /// A number attribute. ProseMirror stores numbers as JSON numbers, which arrive as
 /// `Any::Number` (an integer or a float); older or foreign writers may store strings.
-fn attr_number<T: ReadTxn>(txn: &T, element: &XmlElementRef, name: &str) -> Option<f64> {
+pub(crate) fn attr_number<T: ReadTxn>(txn: &T, element: &XmlElementRef, name: &str) -> Option<f64> {
     let n = match element.get_attribute(txn, name)? {
         Out::Any(Any::Number(n)) => n.as_f64()?,
         Out::Any(Any::String(s)) => s.trim().parse::<f64>().ok()?,

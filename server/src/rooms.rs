@@ -12,7 +12,9 @@ use crate::access::identity::{Display, Identity, Revoked};
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::render::Format;
-use crate::room::{self, Close, Command, PeerId, PeerLink, RoomError, RoomHandle, RoomSettings};
+use crate::room::{
+    self, Close, Command, Participant, PeerId, PeerLink, RoomError, RoomHandle, RoomSettings,
+};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +148,28 @@ impl Rooms {
             }
         }
         Err(last.into())
+    }
+
+    /// The document's durable state (Yjs v1) and its number of log records.
+    pub async fn state(&self, name: &DocName) -> Result<(Vec<u8>, u64), RoomsError> {
+        let mut last = RoomError::Stopped;
+        for _ in 0..2 {
+            match self.open(name)?.state().await {
+                Ok(state) => return Ok(state),
+                Err(e) => last = e,
+            }
+        }
+        Err(last.into())
+    }
+
+    /// Restores the text of `state` as a change by `who`; `false` if it was that already.
+    pub async fn restore(
+        &self,
+        name: &DocName,
+        state: Vec<u8>,
+        who: Arc<Participant>,
+    ) -> Result<bool, RoomsError> {
+        Ok(self.open(name)?.restore(state, who).await?)
     }
 
     /// Stops every room; each one checkpoints and flushes before it reports back.

@@ -6,6 +6,7 @@ mod binary;
 mod corruption;
 mod crash;
 mod durability;
+mod history;
 mod hostile;
 mod integrity;
 mod limits;

@@ -17,6 +17,8 @@ pub enum Event {
     DocRestored,
     DocPurged,
     AdminLinkIssued,
+    VersionNamed,
+    VersionRestored,
 }
 
 /// One entry. `detail` carries what the event needs to be understood later (an invite's

@@ -34,6 +34,8 @@ pub enum Action {
     ManageInvites,
     /// Read the document's audit log.
     ReadAudit,
+    /// Name versions of the document and restore one.
+    ManageVersions,
     /// Create documents (also implicitly, by opening a websocket to a new name).
     CreateDoc,
     /// Rename a document.
@@ -55,6 +57,7 @@ const GRANTS: &[(Role, &[Action])] = &[
             Action::Write,
             Action::ManageInvites,
             Action::ReadAudit,
+            Action::ManageVersions,
         ],
     ),
     (
@@ -64,6 +67,7 @@ const GRANTS: &[(Role, &[Action])] = &[
             Action::Write,
             Action::ManageInvites,
             Action::ReadAudit,
+            Action::ManageVersions,
             Action::CreateDoc,
             Action::RenameDoc,
             Action::DeleteDoc,
@@ -129,11 +133,12 @@ impl FromStr for Role {
 mod tests {
     use super::*;
 
-    const EVERY_ACTION: [Action; 8] = [
+    const EVERY_ACTION: [Action; 9] = [
         Action::Read,
         Action::Write,
         Action::ManageInvites,
         Action::ReadAudit,
+        Action::ManageVersions,
         Action::CreateDoc,
         Action::RenameDoc,
         Action::DeleteDoc,
@@ -157,7 +162,8 @@ mod tests {
                 Action::Read,
                 Action::Write,
                 Action::ManageInvites,
-                Action::ReadAudit
+                Action::ReadAudit,
+                Action::ManageVersions
             ]
         );
         assert_eq!(allowed(Role::Admin), EVERY_ACTION);

@@ -5,6 +5,7 @@
 
 mod caller;
 mod docs;
+mod history;
 mod invites;
 mod me;
 mod pages;
@@ -109,6 +110,18 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/docs/{doc}/restore", post(docs::restore))
         .route("/api/docs/{doc}/text", get(docs::text))
+        .route(
+            "/api/docs/{doc}/versions",
+            get(history::list).post(history::create),
+        )
+        .route("/api/docs/{doc}/versions/{id}", get(history::show))
+        .route(
+            "/api/docs/{doc}/versions/{id}/restore",
+            post(history::restore),
+        )
+        .route("/api/docs/{doc}/at", get(history::at))
+        .route("/api/docs/{doc}/diff", get(history::diff))
+        .route("/api/docs/{doc}/blame", get(history::blame))
         .route("/api/docs/{doc}/audit", get(invites::audit))
         .route(
             "/api/docs/{doc}/invites",

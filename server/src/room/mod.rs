@@ -13,6 +13,7 @@
 mod checkpoint;
 mod log;
 mod presence;
+mod restore;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -24,7 +25,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use yrs::sync::{Awareness, AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::encoder::Encode;
-use yrs::{ClientID, ReadTxn, Transact};
+use yrs::{ClientID, ReadTxn, StateVector, Transact};
 
 use crate::access::identity::{Display, Grant, Identity, Revoked};
 use crate::guard::{self, Inbound, Limits, Rejection};
@@ -37,6 +38,9 @@ use checkpoint::{rebuild, Schedule};
 
 /// Identifies one websocket connection within the server.
 pub type PeerId = u64;
+
+/// The peer id of changes the server makes itself (a restore): no connection has it.
+pub const SERVER_PEER: PeerId = 0;
 
 /// Most commands handled in one batch (and so covered by one flush).
 const BATCH: usize = 512;
@@ -139,6 +143,19 @@ pub enum Command {
         format: Format,
         reply: oneshot::Sender<String>,
     },
+    /// The document's whole state (Yjs v1) and how many log records it holds, answered
+    /// once everything in it is durable.
+    State {
+        reply: oneshot::Sender<(Vec<u8>, u64)>,
+    },
+    /// Brings the text back to `state` (Yjs v1) as a change by `who`, on top of the
+    /// current state. Answers whether anything changed, once the change is durable and
+    /// sent to everyone.
+    Restore {
+        state: Vec<u8>,
+        who: Arc<Participant>,
+        reply: oneshot::Sender<Result<bool, RoomError>>,
+    },
     /// Closes the connections whose grant rests on a revoked credential.
     Revoke {
         revoked: Revoked,
@@ -163,6 +180,8 @@ pub enum RoomError {
     Store(#[from] StoreError),
     #[error("stored document cannot be loaded: {0}")]
     Load(String),
+    #[error("the version cannot be restored: {0}")]
+    Restore(String),
 }
 
 /// The way into a room.
@@ -193,6 +212,20 @@ impl RoomHandle {
         let (reply, text) = oneshot::channel();
         self.send(Command::Render { format, reply }).await?;
         text.await.map_err(|_| self.stopped())
+    }
+
+    /// The document's state (Yjs v1) and its number of log records, all durable.
+    pub async fn state(&self) -> Result<(Vec<u8>, u64), RoomError> {
+        let (reply, state) = oneshot::channel();
+        self.send(Command::State { reply }).await?;
+        state.await.map_err(|_| self.stopped())
+    }
+
+    /// Restores the text of `state`; `false` if the text was that already.
+    pub async fn restore(&self, state: Vec<u8>, who: Arc<Participant>) -> Result<bool, RoomError> {
+        let (reply, done) = oneshot::channel();
+        self.send(Command::Restore { state, who, reply }).await?;
+        done.await.map_err(|_| self.stopped())?
     }
 
     pub async fn shutdown(&self, close: Close) {
@@ -418,6 +451,8 @@ impl Room {
     async fn process(&mut self, commands: &mut Vec<Command>) -> Option<Stop> {
         let mut batch = Batch::default();
         let mut renders = Vec::new();
+        let mut states = Vec::new();
+        let mut restores = Vec::new();
         let mut stop = None;
         for command in commands.drain(..) {
             match command {
@@ -425,6 +460,11 @@ impl Room {
                 Command::Message { peer, message } => self.handle(peer, message, &mut batch),
                 Command::Leave { peer } => self.leave(peer),
                 Command::Render { format, reply } => renders.push((format, reply)),
+                Command::State { reply } => states.push(reply),
+                Command::Restore { state, who, reply } => {
+                    let restored = self.restore(&state, who, &mut batch);
+                    restores.push((restored, reply));
+                }
                 Command::Revoke { revoked } => self.revoke(&revoked),
                 Command::Rename { identity, display } => self.rename(&identity, display),
                 Command::Shutdown { close, done } => stop = Some(Stop::Requested { close, done }),
@@ -448,6 +488,19 @@ impl Room {
         self.send_outbox();
         for (format, reply) in renders {
             let _ = reply.send(render::render(self.awareness.doc(), format));
+        }
+        if !states.is_empty() {
+            let state = self
+                .awareness
+                .doc()
+                .transact()
+                .encode_state_as_update_v1(&StateVector::default());
+            for reply in states {
+                let _ = reply.send((state.clone(), self.next_seq));
+            }
+        }
+        for (restored, reply) in restores {
+            let _ = reply.send(restored);
         }
         if self.checkpoints.due(&self.settings.checkpoint) {
             match self

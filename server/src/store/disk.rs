@@ -54,6 +54,8 @@ pub struct Trees {
     pub people: Table,
     pub audit: Table,
     pub settings: Table,
+    pub versions: Table,
+    pub version_states: Table,
 }
 
 /// Opens the database in `dir`. A store written before values were sealed is sealed
@@ -96,6 +98,8 @@ pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreErro
         people: table(keys::PEOPLE)?,
         audit: table(keys::AUDIT)?,
         settings: table(keys::SETTINGS)?,
+        versions: table(keys::VERSIONS)?,
+        version_states: table(keys::VERSION_STATES)?,
         epoch,
         db,
     };

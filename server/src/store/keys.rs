@@ -35,12 +35,26 @@ pub const PEOPLE: &str = "people";
 pub const AUDIT: &str = "audit";
 pub const SETTINGS: &str = "settings";
 pub const HEADS: &str = "heads";
+/// Versions of documents: `name 0x00 n:u64be` → the version's metadata (JSON).
+pub const VERSIONS: &str = "versions";
+/// A version's state under the same key as its metadata (Yjs v1).
+pub const VERSION_STATES: &str = "version_states";
 /// The parts of large values (see `table`), keyed `id:u64be index:u32be`.
 pub const PARTS: &str = "parts";
 
 /// Every tree, for whole-store passes (sealing an old store).
-pub const TREES: [&str; 9] = [
-    META, LOG, SNAP, INVITES, TOKENS, PEOPLE, AUDIT, SETTINGS, HEADS,
+pub const TREES: [&str; 11] = [
+    META,
+    LOG,
+    SNAP,
+    INVITES,
+    TOKENS,
+    PEOPLE,
+    AUDIT,
+    SETTINGS,
+    HEADS,
+    VERSIONS,
+    VERSION_STATES,
 ];
 
 /// The settings key that says the values are sealed, and its value.

@@ -14,6 +14,7 @@ mod access;
 mod disk;
 mod keys;
 mod table;
+mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

@@ -1,0 +1,200 @@
+//! A document's text as the blocks the diff compares (headings, paragraphs, list items,
+//! quotes, code, rules), each text run tagged with an author found from its CRDT ids.
+//!
+//! Reads y-prosemirror's layout like `render` does, with an explicit stack. To learn the
+//! id of every character it asks yrs for the text's changes between an empty snapshot and
+//! the current one: every visible item then comes back as "added", with its id. That
+//! splits items at the snapshot's boundary, so it takes a write transaction: call it on a
+//! document of your own (a replay), never on a room's.
+
+use yrs::types::text::{ChangeKind, YChange};
+use yrs::types::Attrs;
+use yrs::{
+    Any, Doc, Out, ReadTxn, Snapshot, Text, Transact, TransactionMut, XmlFragment, XmlOut, ID,
+};
+
+use super::diff::{Block, BlockKind, Run};
+use crate::render::{attr_number, mark_name, MAX_NESTING};
+
+/// Where a block sits: inside which lists and quotes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Context {
+    /// The innermost list: ordered or not, and how deep.
+    list: Option<(bool, u8)>,
+    quote: bool,
+    depth: usize,
+}
+
+struct Frame {
+    context: Context,
+    children: Vec<XmlOut>,
+    next: usize,
+}
+
+/// The blocks of `doc`'s `default` fragment; `author` names the author (an index into
+/// the caller's table) of the character with a given id.
+pub fn blocks(doc: &Doc, author: &dyn Fn(&ID) -> Option<u32>) -> Vec<Block> {
+    let mut txn = doc.transact_mut();
+    let Some(root) = txn.get_xml_fragment("default") else {
+        return Vec::new();
+    };
+    let now = txn.snapshot();
+    let mut out = Vec::new();
+    let mut stack = vec![Frame {
+        context: Context::default(),
+        children: root.children(&txn).collect(),
+        next: 0,
+    }];
+    while let Some(frame) = stack.last_mut() {
+        let Some(child) = frame.children.get(frame.next).cloned() else {
+            stack.pop();
+            continue;
+        };
+        frame.next += 1;
+        let context = frame.context;
+        let text_kind = match context {
+            Context {
+                list: Some((ordered, depth)),
+                ..
+            } => BlockKind::ListItem { ordered, depth },
+            Context { quote: true, .. } => BlockKind::Quote,
+            _ => BlockKind::Paragraph,
+        };
+        let element = match child {
+            XmlOut::Text(text) => {
+                let runs = runs(&mut txn, &now, &[XmlOut::Text(text)], author);
+                out.push(Block {
+                    kind: text_kind,
+                    runs,
+                });
+                continue;
+            }
+            XmlOut::Fragment(fragment) => {
+                let children = fragment.children(&txn).collect();
+                stack.push(Frame {
+                    context,
+                    children,
+                    next: 0,
+                });
+                continue;
+            }
+            XmlOut::Element(element) => element,
+        };
+        let tag = element.tag().to_string();
+        let children: Vec<XmlOut> = element.children(&txn).collect();
+        let kind = match tag.as_str() {
+            "paragraph" => Some(text_kind),
+            "heading" => Some(BlockKind::Heading(
+                attr_number(&txn, &element, "level").map_or(1, |l| l.clamp(1.0, 6.0) as u8),
+            )),
+            "codeBlock" => Some(BlockKind::Code),
+            "horizontalRule" => Some(BlockKind::Rule),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            let runs = runs(&mut txn, &now, &children, author);
+            out.push(Block { kind, runs });
+            continue;
+        }
+        let mut inner = context;
+        if context.depth < MAX_NESTING {
+            inner.depth += 1;
+            match tag.as_str() {
+                "bulletList" | "orderedList" => {
+                    let depth = context.list.map_or(0, |(_, d)| d.saturating_add(1));
+                    inner.list = Some((tag == "orderedList", depth));
+                }
+                "blockquote" => inner.quote = true,
+                _ => {}
+            }
+        }
+        stack.push(Frame {
+            context: inner,
+            children,
+            next: 0,
+        });
+    }
+    out
+}
+
+/// The text runs under `nodes` (a textblock's children), split where marks or authors
+/// change. Inline elements: a hard break is a line break, others give their text.
+fn runs(
+    txn: &mut TransactionMut,
+    now: &Snapshot,
+    nodes: &[XmlOut],
+    author: &dyn Fn(&ID) -> Option<u32>,
+) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    let mut push = |text: &str, marks: &[String], by: Option<u32>| match out.last_mut() {
+        Some(last) if last.marks == marks && last.author == by => last.text.push_str(text),
+        _ => out.push(Run {
+            text: text.to_owned(),
+            marks: marks.to_vec(),
+            author: by,
+        }),
+    };
+    let empty = Snapshot::default();
+    let mut todo: Vec<XmlOut> = nodes.iter().rev().cloned().collect();
+    while let Some(node) = todo.pop() {
+        match node {
+            XmlOut::Text(text) => {
+                for chunk in text.diff_range(txn, Some(now), Some(&empty), YChange::identity) {
+                    let Out::Any(Any::String(s)) = chunk.insert else {
+                        continue;
+                    };
+                    let marks = chunk.attributes.as_deref().map(marks).unwrap_or_default();
+                    let Some(change) = chunk.ychange.filter(|c| c.kind == ChangeKind::Added) else {
+                        push(&s, &marks, None);
+                        continue;
+                    };
+                    // Each character's id: the item's first id plus its UTF-16 offset.
+                    let mut clock = change.id.clock;
+                    let mut start = 0;
+                    let mut current = author(&change.id);
+                    for (at, c) in s.char_indices() {
+                        let by = author(&ID::new(change.id.client, clock));
+                        if by != current {
+                            push(&s[start..at], &marks, current);
+                            (start, current) = (at, by);
+                        }
+                        clock += c.len_utf16() as u32;
+                    }
+                    push(&s[start..], &marks, current);
+                }
+            }
+            XmlOut::Element(element) => {
+                if element.tag().as_ref() == "hardBreak" {
+                    push("\n", &[], None);
+                } else {
+                    let children: Vec<XmlOut> = element.children(&*txn).collect();
+                    todo.extend(children.into_iter().rev());
+                }
+            }
+            XmlOut::Fragment(fragment) => {
+                let children: Vec<XmlOut> = fragment.children(&*txn).collect();
+                todo.extend(children.into_iter().rev());
+            }
+        }
+    }
+    out.retain(|run| !run.text.is_empty());
+    out
+}
+
+/// A run's marks as sorted names (`bold`, `italic`, `link:https://…`).
+fn marks(attributes: &Attrs) -> Vec<String> {
+    let mut marks: Vec<String> = attributes
+        .iter()
+        .filter(|(_, value)| !matches!(value, Any::Null | Any::Undefined))
+        .map(|(name, value)| match (mark_name(name), value) {
+            ("link", Any::Map(attrs)) => match attrs.get("href") {
+                Some(Any::String(href)) => format!("link:{href}"),
+                _ => "link".to_owned(),
+            },
+            (name, _) => name.to_owned(),
+        })
+        .collect();
+    marks.sort();
+    marks.dedup();
+    marks
+}
