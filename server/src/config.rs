@@ -63,6 +63,11 @@ pub struct Config {
     #[arg(long, env = "LEITBILD_CHECKPOINT_SECS", default_value_t = 60)]
     pub checkpoint_secs: u64,
 
+    /// Seconds without edits after which a burst of editing ends with an automatic
+    /// version (also taken when a document is closed after edits).
+    #[arg(long, env = "LEITBILD_AUTO_VERSION_SECS", default_value_t = 600)]
+    pub auto_version_secs: u64,
+
     /// Deepest nesting of content accepted from peers.
     #[arg(long, env = "LEITBILD_MAX_DEPTH", default_value_t = 64)]
     pub max_depth: usize,
@@ -133,6 +138,7 @@ impl Default for Config {
             checkpoint_every: 5_000,
             checkpoint_bytes: 256 * 1024,
             checkpoint_secs: 60,
+            auto_version_secs: 600,
             max_depth: 64,
             max_awareness_entries: 1000,
             cache_mb: 64,

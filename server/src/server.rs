@@ -99,6 +99,7 @@ pub async fn serve_and_tell(
         mailbox: 1024,
         peer_queue_bytes: config.peer_queue_bytes.max(1),
         idle_unload: config.idle_unload(),
+        auto_version: Duration::from_secs(config.auto_version_secs.max(1)),
         checkpoint: Due {
             every: config.checkpoint_every.max(1),
             bytes: config.checkpoint_bytes.max(1),

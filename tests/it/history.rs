@@ -371,3 +371,85 @@ fn chrono_now() -> String {
         .as_millis() as u64;
     leitbild::timestamp::to_rfc3339(ms)
 }
+
+/// The kinds and names of a document's versions, newest first, as the admin sees them.
+async fn version_list(server: &TestServer, doc: &str) -> Vec<(String, String)> {
+    let list: Value = crate::support::admin_get(server.url(&format!("/api/docs/{doc}/versions")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap().to_owned(),
+                v["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_of_edits_ends_in_an_automatic_version_and_so_does_closing_the_document() {
+    let server = TestServer::start_with(|c| {
+        c.auto_version_secs = 1;
+        c.idle_unload_secs = 3600;
+    })
+    .await;
+    let doc = create_doc(&server, "Pause").await;
+    let editor = server.connect(&doc).await;
+    edit(&editor, |txn, t| t.insert(txn, 0, "Erster Satz.")).await;
+    let mut versions = Vec::new();
+    for _ in 0..100 {
+        versions = version_list(&server, &doc).await;
+        if !versions.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(versions.len(), 1, "one version after the pause");
+    assert_eq!(versions[0].0, "auto");
+    let text = crate::support::admin_get(server.url(&format!(
+        "/api/docs/{doc}/versions/{}?format=txt",
+        versions[0].1
+    )))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert_eq!(text.trim(), "Erster Satz.");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        version_list(&server, &doc).await.len(),
+        1,
+        "no edits, no new version"
+    );
+
+    // Closing the document after edits keeps them as a version too.
+    let server = server
+        .restart_with(|c| {
+            c.auto_version_secs = 3600;
+            c.idle_unload_secs = 1;
+        })
+        .await;
+    let editor = server.connect(&doc).await;
+    edit(&editor, |txn, t| t.insert(txn, 12, " Zweiter Satz.")).await;
+    editor
+        .wait_for(|e| fragment_text(e) == "Erster Satz. Zweiter Satz.")
+        .await;
+    editor.close().await;
+    let mut versions = Vec::new();
+    for _ in 0..100 {
+        versions = version_list(&server, &doc).await;
+        if versions.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(versions.len(), 2, "a version when the idle document closed");
+    assert_eq!(versions[0].0, "auto");
+}

@@ -138,9 +138,14 @@ impl TestServer {
 
     /// Stops and starts again on the same data directory.
     pub async fn restart(self) -> TestServer {
+        self.restart_with(|_| {}).await
+    }
+
+    /// Stops gracefully and starts again on the same data dir with another configuration.
+    pub async fn restart_with(self, tune: impl FnOnce(&mut leitbild::Config)) -> TestServer {
         let data = self.data.clone();
         let dir = self.stop().await;
-        let mut server = Self::start_in(&data, |_| {}).await;
+        let mut server = Self::start_in(&data, tune).await;
         server._dir = dir;
         server
     }

@@ -39,6 +39,33 @@ pub struct Version {
     pub restored_from: Option<String>,
 }
 
+impl Version {
+    /// A version of `state` (Yjs v1, the whole document) after `log_records` records;
+    /// no note, no author, nothing restored.
+    pub fn new(
+        id: String,
+        name: String,
+        kind: Kind,
+        state: &[u8],
+        log_records: u64,
+        created_at: u64,
+    ) -> Version {
+        use base64::Engine as _;
+        let vector = super::restore::state_vector_of(state).unwrap_or_default();
+        Version {
+            id,
+            name,
+            note: None,
+            kind,
+            created_at,
+            created_by: None,
+            state_vector: base64::engine::general_purpose::STANDARD.encode(vector),
+            log_records,
+            restored_from: None,
+        }
+    }
+}
+
 /// The version id of a number.
 pub fn version_id(n: u64) -> String {
     format!("v{n}")

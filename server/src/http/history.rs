@@ -13,7 +13,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use yrs::Doc;
@@ -23,7 +22,7 @@ use crate::access::audit::Event;
 use crate::access::identity::{clean_text, Identity};
 use crate::access::role::Action;
 use crate::auth::Caller;
-use crate::history::restore::{doc_of, state_vector_of};
+use crate::history::restore::doc_of;
 use crate::history::version::{Kind, Version};
 use crate::history::{self, Point};
 use crate::name::DocName;
@@ -138,17 +137,18 @@ async fn take(
     restored_from: Option<String>,
 ) -> Result<(Version, Vec<u8>), ApiError> {
     let (doc_state, log_records) = state.rooms.state(name).await?;
-    let vector = state_vector_of(&doc_state).map_err(|e| ApiError::Internal(e.to_string()))?;
     let version = Version {
-        id: state.store.next_version_id()?,
-        name: title,
         note,
-        kind,
-        created_at: now_ms(),
         created_by: by.map(|i| i.as_str().to_owned()),
-        state_vector: base64::engine::general_purpose::STANDARD.encode(vector),
-        log_records,
         restored_from,
+        ..Version::new(
+            state.store.next_version_id()?,
+            title,
+            kind,
+            &doc_state,
+            log_records,
+            now_ms(),
+        )
     };
     state.store.put_version(name, &version, &doc_state).await?;
     Ok((version, doc_state))
@@ -245,10 +245,7 @@ pub async fn show(
     let name = doc_name(&doc)?;
     allowed(&state, &caller, &name, Action::Read)?;
     let format = format(query.format.as_deref())?;
-    let (version, doc_state) = state
-        .store
-        .version(&name, &id)?
-        .ok_or(ApiError::NotFound)?;
+    let (version, doc_state) = state.store.version(&name, &id)?.ok_or(ApiError::NotFound)?;
     let doc = doc_of(&doc_state).map_err(|e| ApiError::Damaged(e.to_string()))?;
     if let Some(format) = format {
         return Ok(text_response(&doc, format));
@@ -272,10 +269,7 @@ pub async fn restore(
     let grant = caller
         .may(&name, Action::ManageVersions)
         .ok_or_else(forbidden)?;
-    let (target, target_state) = state
-        .store
-        .version(&name, &id)?
-        .ok_or(ApiError::NotFound)?;
+    let (target, target_state) = state.store.version(&name, &id)?.ok_or(ApiError::NotFound)?;
     let identity = grant.identity();
     let who = Arc::new(Participant {
         grant: grant.grant.clone(),

@@ -14,6 +14,7 @@ mod checkpoint;
 mod log;
 mod presence;
 mod restore;
+mod versions;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -35,6 +36,7 @@ use crate::render::{self, Format};
 use crate::store::{now_ms, Store, StoreError};
 pub use checkpoint::Due;
 use checkpoint::{rebuild, Schedule};
+use versions::Wake;
 
 /// Identifies one websocket connection within the server.
 pub type PeerId = u64;
@@ -248,6 +250,8 @@ pub struct RoomSettings {
     /// Most bytes waiting for one peer (beyond a single message) before it is closed.
     pub peer_queue_bytes: usize,
     pub idle_unload: Duration,
+    /// Quiet time after edits that ends a burst with an automatic version.
+    pub auto_version: Duration,
     pub checkpoint: Due,
 }
 
@@ -327,6 +331,8 @@ pub struct Room {
     /// Peers whose updates left items pending in the document (it holds none when empty).
     pending_from: HashSet<PeerId>,
     outbox: Vec<(Target, Bytes)>,
+    /// When the last edit not yet in a version was made durable.
+    unversioned_since: Option<std::time::Instant>,
 }
 
 /// Loads the document and starts its actor. The returned handle is valid at once;
@@ -386,6 +392,7 @@ impl Room {
                 stored.snapshot.as_ref().map(|_| stored.snapshot_seq),
             ),
             outbox: Vec::new(),
+            unversioned_since: None,
         })
     }
 
@@ -393,23 +400,24 @@ impl Room {
         let mut batch = Vec::with_capacity(BATCH);
         let mut stopped = None;
         while stopped.is_none() {
-            let first = if self.peers.is_empty() {
-                match tokio::time::timeout(self.settings.idle_unload, rx.recv()).await {
-                    Ok(command) => command,
-                    Err(_) => {
-                        // Save everything while still registered, so that a room opened
-                        // for this document after we leave loads the finished state.
-                        if let Err(e) = self.checkpoint().await {
-                            tracing::warn!(error = %e, "checkpoint before unloading failed");
-                        }
-                        if may_unload(&rx) {
-                            break;
-                        }
-                        continue;
-                    }
+            let first = match self.next_wake(&mut rx).await {
+                Wake::Command(command) => command,
+                Wake::BurstEnded => {
+                    self.auto_version(versions::AFTER_EDITS).await;
+                    continue;
                 }
-            } else {
-                rx.recv().await
+                Wake::Idle => {
+                    self.auto_version(versions::ON_CLOSE).await;
+                    // Save everything while still registered, so that a room opened
+                    // for this document after we leave loads the finished state.
+                    if let Err(e) = self.checkpoint().await {
+                        tracing::warn!(error = %e, "checkpoint before unloading failed");
+                    }
+                    if may_unload(&rx) {
+                        break;
+                    }
+                    continue;
+                }
             };
             let Some(first) = first else { break };
             batch.push(first);
@@ -432,6 +440,7 @@ impl Room {
         };
         self.close_all(close);
         if !matches!(close, Close::STORAGE) {
+            self.auto_version(versions::ON_CLOSE).await;
             let saved = match self.checkpoint().await {
                 Ok(()) => self.store.flush().await,
                 Err(e) => Err(e),
@@ -477,6 +486,7 @@ impl Room {
             return Some(Stop::Broken);
         }
         if !batch.accepted.is_empty() {
+            self.unversioned_since = Some(std::time::Instant::now());
             if let Err(e) = self.persist(&batch.accepted).await {
                 tracing::error!(error = %e, "cannot persist updates; closing the document");
                 // Nothing of this batch was shown to anyone: drop the outbox.
