@@ -129,3 +129,106 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, signal: i32) -> i32;
 }
+
+/// Versions and restores under SIGKILL: every version the server acknowledged is there
+/// after a restart, every listed version reads back whole, and a restore can be retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_leaves_every_version_whole_or_absent_and_restores_can_be_retried() {
+    use serde_json::{json, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let http = crate::support::admin_http();
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut doc = String::new();
+    for round in 0..4 {
+        let (mut server, addr) = spawn(dir.path()).await;
+        if doc.is_empty() {
+            let created: Value = http
+                .post(format!("http://{addr}/api/docs"))
+                .json(&json!({ "title": "Versionen" }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            doc = created["id"].as_str().unwrap().to_owned();
+        }
+        // Every version acknowledged before the kill survives it, whole.
+        let listed: Value = http
+            .get(format!("http://{addr}/api/docs/{doc}/versions"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let listed: Vec<String> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect();
+        for id in &acknowledged {
+            assert!(listed.contains(id), "round {round}: version {id} was lost");
+        }
+        for id in &listed {
+            let read = http
+                .get(format!("http://{addr}/api/docs/{doc}/versions/{id}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(read.status(), 200, "round {round}: version {id} is not whole");
+        }
+        if let Some(last) = acknowledged.last() {
+            let retried = http
+                .post(format!("http://{addr}/api/docs/{doc}/versions/{last}/restore"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(retried.status(), 200, "round {round}: a restore can be retried");
+        }
+
+        let writer = Client::connect(&format!("ws://{addr}/ws/{doc}?token={ADMIN}")).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let versions = {
+            let (http, doc, addr) = (http.clone(), doc.clone(), addr.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    writer.push_paragraph(&format!("Runde {round}, Absatz {i}")).await;
+                    let made = http
+                        .post(format!("http://{addr}/api/docs/{doc}/versions"))
+                        .json(&json!({ "name": format!("r{round}v{i}") }))
+                        .send()
+                        .await;
+                    let Ok(made) = made else { break };
+                    if made.status() != 201 {
+                        break;
+                    }
+                    let version: Value = match made.json().await {
+                        Ok(v) => v,
+                        Err(_) => break,
+                    };
+                    let id = version["id"].as_str().unwrap().to_owned();
+                    let _ = tx.send(id.clone());
+                    if i % 3 == 2 {
+                        let restored = http
+                            .post(format!("http://{addr}/api/docs/{doc}/versions/{id}/restore"))
+                            .send()
+                            .await;
+                        if restored.is_err() {
+                            break;
+                        }
+                    }
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(150 + rand::random::<u64>() % 400)).await;
+        server.start_kill().expect("SIGKILL");
+        server.wait().await.expect("server exits");
+        let _ = versions.await;
+        while let Ok(id) = rx.try_recv() {
+            acknowledged.push(id);
+        }
+    }
+    assert!(acknowledged.len() >= 4, "versions were made: {acknowledged:?}");
+}
