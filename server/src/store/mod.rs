@@ -317,6 +317,13 @@ impl Store {
                 .keys_with_prefix(&keys::log_prefix(doc))
                 .collect::<Result<Vec<_>, _>>()?;
             trees.log.apply(Vec::new(), keys)?;
+            // Versions: the metadata first, so that no version is listed without its state.
+            for table in [&trees.versions, &trees.version_states] {
+                let keys = table
+                    .keys_with_prefix(&keys::log_prefix(doc))
+                    .collect::<Result<Vec<_>, _>>()?;
+                table.apply(Vec::new(), keys)?;
+            }
             trees.snap.remove(doc.as_str())?;
             trees.heads.remove(doc.as_str())?;
             trees.meta.remove(doc.as_str())?;
@@ -798,6 +805,40 @@ mod tests {
             author: None,
             update: update.to_vec(),
         }
+    }
+
+    #[tokio::test]
+    async fn versions_read_back_whole_and_go_with_a_purged_document() {
+        use crate::history::version::{Kind, Version};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
+        let (doc, other) = (name("d"), name("e"));
+        let state = vec![7u8; 10_000];
+        let mut ids = Vec::new();
+        for d in [&doc, &other] {
+            let id = store.next_version_id().unwrap();
+            let version = Version::new(id.clone(), "v".into(), Kind::Named, &state, 3, 1);
+            store.put_version(d, &version, &state).await.unwrap();
+            ids.push(id);
+        }
+        assert_eq!(store.versions(&doc).unwrap().len(), 1);
+        let (version, read) = store.version(&doc, &ids[0]).unwrap().unwrap();
+        assert_eq!(
+            (version.id.as_str(), read),
+            (ids[0].as_str(), state.clone())
+        );
+        assert!(
+            store.version(&doc, &ids[1]).unwrap().is_none(),
+            "not another doc's"
+        );
+        store.purge(&doc).unwrap();
+        assert!(store.versions(&doc).unwrap().is_empty());
+        assert!(store.version(&doc, &ids[0]).unwrap().is_none());
+        assert_eq!(
+            store.versions(&other).unwrap().len(),
+            1,
+            "other documents keep theirs"
+        );
     }
 
     #[tokio::test]
