@@ -453,3 +453,47 @@ async fn a_burst_of_edits_ends_in_an_automatic_version_and_so_does_closing_the_d
     assert_eq!(versions.len(), 2, "a version when the idle document closed");
     assert_eq!(versions[0].0, "auto");
 }
+
+#[tokio::test]
+async fn the_text_at_a_moment_is_the_text_a_client_saw_then() {
+    let server = TestServer::start().await;
+    let doc = create_doc(&server, "Zeitreise").await;
+    let writer = server.connect(&doc).await;
+    let watcher = server.connect(&doc).await;
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for i in 0..20u32 {
+        edit(&writer, |txn, t| {
+            let len = t.len(txn);
+            if i % 4 == 3 {
+                t.remove_range(txn, 0, len.min(3));
+            } else {
+                t.insert(txn, len, &format!("Satz {i}. "));
+            }
+        })
+        .await;
+        let expected = fragment_text(&writer);
+        watcher.wait_for(|w| fragment_text(w) == expected).await;
+        seen.push((chrono_now(), expected));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    for (at, text) in &seen {
+        let then = crate::support::admin_get(
+            server.url(&format!("/api/docs/{doc}/at?t={at}&format=txt")),
+        )
+        .await
+        .unwrap();
+        assert_eq!(then.status(), 200);
+        assert_eq!(then.text().await.unwrap().trim_end(), text.trim_end(), "at {at}");
+    }
+    let json: Value = crate::support::admin_get(server.url(&format!(
+        "/api/docs/{doc}/at?t={}",
+        seen[9].0
+    )))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(json["kind"], "time");
+    assert_eq!(json["text"].as_str().unwrap().trim_end(), seen[9].1.trim_end());
+}
