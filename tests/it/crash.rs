@@ -177,15 +177,25 @@ async fn sigkill_leaves_every_version_whole_or_absent_and_restores_can_be_retrie
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(read.status(), 200, "round {round}: version {id} is not whole");
+            assert_eq!(
+                read.status(),
+                200,
+                "round {round}: version {id} is not whole"
+            );
         }
         if let Some(last) = acknowledged.last() {
             let retried = http
-                .post(format!("http://{addr}/api/docs/{doc}/versions/{last}/restore"))
+                .post(format!(
+                    "http://{addr}/api/docs/{doc}/versions/{last}/restore"
+                ))
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(retried.status(), 200, "round {round}: a restore can be retried");
+            assert_eq!(
+                retried.status(),
+                200,
+                "round {round}: a restore can be retried"
+            );
         }
 
         let writer = Client::connect(&format!("ws://{addr}/ws/{doc}?token={ADMIN}")).await;
@@ -194,7 +204,9 @@ async fn sigkill_leaves_every_version_whole_or_absent_and_restores_can_be_retrie
             let (http, doc, addr) = (http.clone(), doc.clone(), addr.clone());
             tokio::spawn(async move {
                 for i in 0.. {
-                    writer.push_paragraph(&format!("Runde {round}, Absatz {i}")).await;
+                    writer
+                        .push_paragraph(&format!("Runde {round}, Absatz {i}"))
+                        .await;
                     let made = http
                         .post(format!("http://{addr}/api/docs/{doc}/versions"))
                         .json(&json!({ "name": format!("r{round}v{i}") }))
@@ -212,7 +224,9 @@ async fn sigkill_leaves_every_version_whole_or_absent_and_restores_can_be_retrie
                     let _ = tx.send(id.clone());
                     if i % 3 == 2 {
                         let restored = http
-                            .post(format!("http://{addr}/api/docs/{doc}/versions/{id}/restore"))
+                            .post(format!(
+                                "http://{addr}/api/docs/{doc}/versions/{id}/restore"
+                            ))
                             .send()
                             .await;
                         if restored.is_err() {
@@ -230,5 +244,8 @@ async fn sigkill_leaves_every_version_whole_or_absent_and_restores_can_be_retrie
             acknowledged.push(id);
         }
     }
-    assert!(acknowledged.len() >= 4, "versions were made: {acknowledged:?}");
+    assert!(
+        acknowledged.len() >= 4,
+        "versions were made: {acknowledged:?}"
+    );
 }
