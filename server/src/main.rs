@@ -31,9 +31,18 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // sled logs what the store reports anyway (a damaged directory, a failed write), in
+    // several lines of its own; the store's one line says what to do. `LEITBILD_LOG`
+    // naming `sled` shows them again.
+    let spec = std::env::var("LEITBILD_LOG").unwrap_or_else(|_| "info".into());
+    let spec = if spec.contains("sled") {
+        spec
+    } else {
+        format!("{spec},sled=off")
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("LEITBILD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_new(spec).unwrap_or_else(|_| EnvFilter::new("info,sled=off")),
         )
         .with_writer(std::io::stderr)
         .init();

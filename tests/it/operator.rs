@@ -215,3 +215,46 @@ async fn operator_commands_say_so_when_no_server_runs() {
         assert!(err.contains("Start the server first"), "{err}");
     }
 }
+
+/// A port in use, a data dir another server holds, and a damaged store: each is one clear
+/// line on stderr naming the cause, exit code 1, no welcome and no backtrace.
+#[tokio::test]
+async fn start_up_failures_are_one_line_each_and_no_welcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_running, addr) = spawn_with(&data, &[]).await;
+    let check = |(code, out, err): (i32, String, String), what: &str, says: &str| {
+        assert_eq!(code, 1, "{what}: exit code; stderr {err}");
+        assert!(
+            !out.contains("Leitbild is running") && !out.contains("läuft"),
+            "{what}: no welcome: {out}"
+        );
+        let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{what}: one line: {err}");
+        assert!(lines[0].contains(says), "{what}: {err}");
+        assert!(
+            !err.contains("backtrace") && !err.contains("panicked"),
+            "{what}: {err}"
+        );
+    };
+    let other = dir.path().join("other");
+    check(
+        leitbild(&other, &["serve", "--addr", &addr]).await,
+        "port in use",
+        &addr,
+    );
+    check(
+        leitbild(&data, &["serve", "--addr", "127.0.0.1:0"]).await,
+        "locked data dir",
+        data.to_str().unwrap(),
+    );
+    let damaged = dir.path().join("damaged");
+    std::fs::create_dir_all(&damaged).unwrap();
+    std::fs::write(damaged.join("conf"), b"segment_size: not a number\n").unwrap();
+    std::fs::write(damaged.join("db"), vec![0xA5u8; 4096]).unwrap();
+    check(
+        leitbild(&damaged, &["serve", "--addr", "127.0.0.1:0"]).await,
+        "damaged store",
+        damaged.to_str().unwrap(),
+    );
+}

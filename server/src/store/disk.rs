@@ -83,6 +83,9 @@ pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreErro
         {
             return Err(StoreError::Locked)
         }
+        Ok(Err(sled::Error::Corruption { .. })) => {
+            return Err(StoreError::Unreadable("sled found corrupted data".into()))
+        }
         Ok(Err(e)) => return Err(StoreError::Unreadable(e.to_string())),
         Ok(Ok(db)) => db,
     };
