@@ -198,3 +198,76 @@ fn marks(attributes: &Attrs) -> Vec<String> {
     marks.dedup();
     marks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::updates::decoder::Decode;
+    use yrs::{Any, StateVector, Update, Xml, XmlElementPrelim, XmlTextPrelim};
+
+    #[test]
+    fn blocks_follow_the_structure_and_runs_carry_each_characters_author() {
+        let first = Doc::with_client_id(1);
+        let root = first.get_or_insert_xml_fragment("default");
+        {
+            let mut txn = first.transact_mut();
+            let h = root.push_back(&mut txn, XmlElementPrelim::empty("heading"));
+            h.insert_attribute(&mut txn, "level", Any::from(2));
+            h.push_back(&mut txn, XmlTextPrelim::new("Ziele"));
+            let list = root.push_back(&mut txn, XmlElementPrelim::empty("orderedList"));
+            let item = list.push_back(&mut txn, XmlElementPrelim::empty("listItem"));
+            let p = item.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+            p.push_back(&mut txn, XmlTextPrelim::new("Bildung für "));
+            let quote = root.push_back(&mut txn, XmlElementPrelim::empty("blockquote"));
+            let p = quote.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+            p.push_back(&mut txn, XmlTextPrelim::new("Zitat"));
+        }
+        // A second author appends to the list item.
+        let second = Doc::with_client_id(2);
+        let state = first
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        second
+            .transact_mut()
+            .apply_update(Update::decode_v1(&state).unwrap())
+            .unwrap();
+        {
+            let root = second.get_or_insert_xml_fragment("default");
+            let mut txn = second.transact_mut();
+            let Some(XmlOut::Element(list)) = root.get(&txn, 1) else {
+                panic!("list")
+            };
+            let Some(XmlOut::Element(item)) = list.get(&txn, 0) else {
+                panic!("item")
+            };
+            let Some(XmlOut::Element(p)) = item.get(&txn, 0) else {
+                panic!("paragraph")
+            };
+            let Some(XmlOut::Text(text)) = p.get(&txn, 0) else {
+                panic!("text")
+            };
+            text.insert(&mut txn, 13, "alle"); // bytes: "ü" is two
+        }
+        let by_client = |id: &ID| Some(id.client.get() as u32);
+        let blocks = blocks(&second, &by_client);
+        let kinds: Vec<_> = blocks.iter().map(|b| b.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            [
+                BlockKind::Heading(2),
+                BlockKind::ListItem {
+                    ordered: true,
+                    depth: 0
+                },
+                BlockKind::Quote
+            ]
+        );
+        let runs: Vec<(&str, Option<u32>)> = blocks[1]
+            .runs
+            .iter()
+            .map(|r| (r.text.as_str(), r.author))
+            .collect();
+        assert_eq!(runs, [("Bildung für ", Some(1)), ("alle", Some(2))]);
+        assert_eq!(blocks[0].runs[0].text, "Ziele");
+    }
+}

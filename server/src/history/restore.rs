@@ -138,3 +138,73 @@ pub fn state_vector_of(state: &[u8]) -> Result<Vec<u8>, RestoreError> {
     let update = Update::decode_v1(state).map_err(|_| RestoreError::BadState)?;
     Ok(update.state_vector().encode_v1())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::types::Attrs;
+    use yrs::{Any, StateVector, XmlTextPrelim};
+
+    /// A document with a heading (level 2, a number) and a paragraph with a bold word.
+    fn written(heading: &str, word: &str) -> Vec<u8> {
+        let doc = Doc::with_client_id(u64::from(u32::MAX) + 12345);
+        let root = doc.get_or_insert_xml_fragment("default");
+        let mut txn = doc.transact_mut();
+        let h = root.push_back(&mut txn, XmlElementPrelim::empty("heading"));
+        h.insert_attribute(&mut txn, "level", Any::from(2));
+        h.push_back(&mut txn, XmlTextPrelim::new(heading));
+        let p = root.push_back(&mut txn, XmlElementPrelim::empty("paragraph"));
+        let text = p.push_back(&mut txn, XmlTextPrelim::new("Wir stehen für "));
+        let bold = Attrs::from([("bold".into(), Any::Map(Default::default()))]);
+        text.insert_with_attributes(&mut txn, 15, word, bold);
+        txn.encode_state_as_update_v1(&StateVector::default())
+    }
+
+    #[test]
+    fn a_restore_writes_the_target_text_with_attributes_and_marks_under_a_32_bit_id() {
+        let target = written("Leitbild", "Bildung");
+        let current = written("Entwurf", "Teilhabe");
+        let update = restoring_update(&current, &target)
+            .unwrap()
+            .expect("a change");
+        let decoded = Update::decode_v1(&update).unwrap();
+        for client in decoded.state_vector().iter().map(|(c, _)| c.get()) {
+            assert!(
+                client <= u64::from(u32::MAX),
+                "client id {client} fits Yjs 13"
+            );
+        }
+        let doc = doc_of(&current).unwrap();
+        doc.transact_mut()
+            .apply_update(Update::decode_v1(&update).unwrap())
+            .unwrap();
+        assert_eq!(fingerprint(&doc), fingerprint(&doc_of(&target).unwrap()));
+        assert!(
+            fingerprint(&doc).contains("level=\"2\""),
+            "{}",
+            fingerprint(&doc)
+        );
+        let root = doc.get_or_insert_xml_fragment("default");
+        let txn = doc.transact();
+        let Some(XmlOut::Element(heading)) = root.get(&txn, 0) else {
+            panic!("a heading");
+        };
+        assert!(
+            matches!(
+                heading.get_attribute(&txn, "level"),
+                Some(Out::Any(Any::Number(n))) if n.as_f64() == Some(2.0)
+            ),
+            "the level stays a number, as y-prosemirror wrote it"
+        );
+    }
+
+    #[test]
+    fn restoring_the_current_text_changes_nothing() {
+        let state = written("Leitbild", "Bildung");
+        assert_eq!(restoring_update(&state, &state).unwrap(), None);
+        assert_eq!(
+            restoring_update(&state, b"junk"),
+            Err(RestoreError::BadState)
+        );
+    }
+}
