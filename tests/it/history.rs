@@ -477,23 +477,27 @@ async fn the_text_at_a_moment_is_the_text_a_client_saw_then() {
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
     for (at, text) in &seen {
-        let then = crate::support::admin_get(
-            server.url(&format!("/api/docs/{doc}/at?t={at}&format=txt")),
-        )
-        .await
-        .unwrap();
+        let then =
+            crate::support::admin_get(server.url(&format!("/api/docs/{doc}/at?t={at}&format=txt")))
+                .await
+                .unwrap();
         assert_eq!(then.status(), 200);
-        assert_eq!(then.text().await.unwrap().trim_end(), text.trim_end(), "at {at}");
+        assert_eq!(
+            then.text().await.unwrap().trim_end(),
+            text.trim_end(),
+            "at {at}"
+        );
     }
-    let json: Value = crate::support::admin_get(server.url(&format!(
-        "/api/docs/{doc}/at?t={}",
-        seen[9].0
-    )))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let json: Value =
+        crate::support::admin_get(server.url(&format!("/api/docs/{doc}/at?t={}", seen[9].0)))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
     assert_eq!(json["kind"], "time");
-    assert_eq!(json["text"].as_str().unwrap().trim_end(), seen[9].1.trim_end());
+    assert_eq!(
+        json["text"].as_str().unwrap().trim_end(),
+        seen[9].1.trim_end()
+    );
 }
