@@ -250,7 +250,7 @@ mod tests {
         }
         let by_client = |id: &ID| Some(id.client.get() as u32);
         let blocks = blocks(&second, &by_client);
-        let kinds: Vec<_> = blocks.iter().map(|b| b.kind.clone()).collect();
+        let kinds: Vec<_> = blocks.iter().map(|b| b.kind).collect();
         assert_eq!(
             kinds,
             [
