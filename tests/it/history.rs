@@ -475,6 +475,17 @@ async fn the_text_at_a_moment_is_the_text_a_client_saw_then() {
         watcher.wait_for(|w| fragment_text(w) == expected).await;
         seen.push((chrono_now(), expected));
         tokio::time::sleep(Duration::from_millis(3)).await;
+        if i == 9 {
+            // Later moments replay from this version on.
+            let made = admin_http()
+                .post(server.url(&format!("/api/docs/{doc}/versions")))
+                .json(&json!({ "name": "Mitte" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(made.status(), 201);
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
     }
     for (at, text) in &seen {
         let then =

@@ -406,8 +406,26 @@ async fn resolve(
                 )));
             }
             let records = history::records_until(&log.records, t);
+            // The latest version taken by then holds the records before it: replay only
+            // the ones after it.
+            let base = state
+                .store
+                .versions(name)?
+                .into_iter()
+                .filter(|v| v.created_at <= t)
+                .max_by_key(|v| v.log_records)
+                .map(|v| state.store.version(name, &v.id))
+                .transpose()?
+                .flatten();
+            let doc = match base {
+                Some((version, base)) => {
+                    let from = log.before_seq(version.log_records).min(records);
+                    history::replay(Some(&base), &log.records[from..records])
+                }
+                None => history::replay(None, &log.records[..records]),
+            };
             Ok(Resolved {
-                doc: history::replay(None, &log.records[..records]),
+                doc,
                 records,
                 view: json!({ "point": raw, "kind": "time", "at": timestamp::to_rfc3339(t) }),
             })

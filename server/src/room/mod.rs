@@ -451,7 +451,7 @@ impl Room {
                 .awareness
                 .doc()
                 .transact()
-                .encode_state_as_update_v1(&StateVector::default());
+                .encode_diff_v1(&StateVector::default()); // the logged state: no pending items
             for reply in states {
                 let _ = reply.send((state.clone(), self.next_seq));
             }

@@ -23,7 +23,7 @@ impl Room {
             .awareness
             .doc()
             .transact()
-            .encode_state_as_update_v1(&StateVector::default());
+            .encode_diff_v1(&StateVector::default()); // the logged state: no pending items
         let update =
             restoring_update(&current, state).map_err(|e| RoomError::Restore(e.to_string()))?;
         let Some(update) = update else {

@@ -58,7 +58,7 @@ impl Room {
             .awareness
             .doc()
             .transact()
-            .encode_state_as_update_v1(&StateVector::default());
+            .encode_diff_v1(&StateVector::default()); // the logged state: no pending items
         let taken = async {
             let version = Version::new(
                 self.store.next_version_id()?,
