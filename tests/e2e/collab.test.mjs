@@ -78,7 +78,8 @@ test('a third person sees both named carets in the demo document (README screens
 
   await c.locator('.collaboration-carets__label', { hasText: 'Anna' }).waitFor({ state: 'visible' });
   await c.locator('.collaboration-carets__label', { hasText: 'Ben' }).waitFor({ state: 'visible' });
-  assert.equal(await c.locator('.ProseMirror-yjs-selection').count() > 0, true, 'Anna’s selection is highlighted');
+  // The highlight may follow the caret label by an awareness update.
+  await eventually(async () => (await c.locator('.ProseMirror-yjs-selection').count()) > 0, { message: 'Anna’s selection to be highlighted' });
   await eventually(async () => (await c.locator('#people li').count()) === 3, { message: 'three people listed' });
   await c.evaluate(() => document.activeElement?.blur());
   await mkdir(ARTIFACTS, { recursive: true });

@@ -12,11 +12,12 @@ export class ApiError extends Error {
 
 /**
  * `method path`, with `body` sent as JSON when given. Resolves with the parsed answer (null for an
- * empty one). Rejects with an ApiError for any status >= 400 (its message is the server's `error`
- * text) and for a network failure or timeout (status 0). The session cookie goes along by itself.
+ * empty one), or with the answer's text when `text` is set (for `?format=html` and the like).
+ * Rejects with an ApiError for any status >= 400 (its message is the server's `error` text) and
+ * for a network failure or timeout (status 0). The session cookie goes along by itself.
  */
-export async function api(method, path, body, { timeout = TIMEOUT_MS } = {}) {
-  const headers = { Accept: 'application/json' };
+export async function api(method, path, body, { timeout = TIMEOUT_MS, text: asText = false } = {}) {
+  const headers = { Accept: asText ? '*/*' : 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -30,6 +31,7 @@ export async function api(method, path, body, { timeout = TIMEOUT_MS } = {}) {
     throw new ApiError(0, err.message);
   }
   const text = await res.text().catch(() => '');
+  if (asText && res.ok) return text;
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;

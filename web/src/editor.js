@@ -1,5 +1,6 @@
 // editor.js — owns the editor page: Yjs document, websocket + IndexedDB sync, Tiptap, toolbar, counts,
-// and what my role allows here (readers get no toolbar and a read-only text).
+// and what my role allows here (readers get no toolbar and a read-only text). The history panel
+// (history-panel.js) sits beside the editor for everyone; moderators may also name and restore.
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { IndexeddbPersistence } from 'y-indexeddb';
@@ -14,6 +15,7 @@ import { openPeoplePanel } from './people-panel.js';
 import { Carets } from './carets.js';
 import { watchConnection } from './connection.js';
 import { fetchDocInfo, localStoreName } from './doc-info.js';
+import { wireHistory } from './history-panel.js';
 
 const LOCAL_TIMEOUT_MS = 3000;
 
@@ -128,10 +130,45 @@ export async function showEditor(main, slot, docId) {
     button.hidden = false;
     button.addEventListener('click', () => openPeoplePanel(docId, me.role, button));
   }
+  wireHistory({
+    slot,
+    main,
+    docId,
+    createdAt: info.createdAt,
+    canManage: me.role === 'moderator' || me.role === 'admin',
+    ydoc,
+    blockKinds: () => blockKinds(editor),
+  });
   onLangChange(() => editor.setOptions({ editorProps: { attributes: editorAttributes() } }));
 
   window.leitbild = { editor, provider, ydoc, local, me };
   editor.commands.focus('start');
+}
+
+/**
+ * The editor's blocks in order, as the server counts them (headings, paragraphs, list items,
+ * rules), each as `{kind, text}` with `kind` a CSS class of the history views (`k-h2`, `k-li`, …).
+ */
+function blockKinds(editor) {
+  const { doc } = editor.state;
+  const blocks = [];
+  doc.descendants((node, pos, parent) => {
+    if (node.type.name === 'horizontalRule') {
+      blocks.push({ kind: 'k-hr', text: '' });
+      return false;
+    }
+    if (!node.isTextblock) return true;
+    let kind = 'k-p';
+    if (node.type.name === 'heading') kind = `k-h${node.attrs.level}`;
+    else if (node.type.name === 'codeBlock') kind = 'k-code';
+    else if (parent?.type.name === 'listItem') {
+      const $pos = doc.resolve(pos);
+      kind = $pos.depth >= 2 && $pos.node($pos.depth - 1).type.name === 'orderedList' ? 'k-ol' : 'k-li';
+    } else if (parent?.type.name === 'blockquote') kind = 'k-quote';
+    blocks.push({ kind, text: node.textContent });
+    return false;
+  });
+  return blocks;
 }
 
 /** What I publish as `user` in the awareness: the server overwrites name and group for the others anyway. */

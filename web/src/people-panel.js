@@ -379,6 +379,10 @@ function describeEvent(entry) {
       return t('ev_person_revoked', { actor, who });
     case 'doc_renamed':
       return t('ev_doc_renamed', { actor, from: d.from ?? '', to: d.to ?? '' });
+    case 'version_named':
+      return t('ev_version_named', { actor, name: d.name ?? '' });
+    case 'version_restored':
+      return t(d.changed === false ? 'ev_version_restored_unchanged' : 'ev_version_restored', { actor, name: d.name ?? '' });
     case 'person_joined':
     case 'doc_created':
     case 'doc_deleted':
