@@ -562,8 +562,9 @@ impl Store {
                 done.records_before += run.len() as u64;
                 done.records_after += 1;
             }
-            // One atomic batch; loads wait for it (see `log_rewrite`).
-            trees.log.apply(inserts, removals)?;
+            // One atomic batch; loads wait for it (see `log_rewrite`). Runs hold only
+            // small records, so none of the keys rewritten had its value in parts.
+            trees.log.apply_over_small(inserts, removals)?;
             Ok(done)
         })
     }
@@ -776,6 +777,9 @@ async fn recover(shared: &Arc<Shared>, durable: &mut Option<Durable>) {
             return;
         }
     };
+    if let Some(durable) = durable {
+        durable.reopened();
+    }
     let synced = sync(durable, &shared.dir, trees.clone()).await;
     *shared.trees.write().unwrap_or_else(|e| e.into_inner()) = Some(trees);
     match synced {

@@ -251,6 +251,26 @@ impl Table {
         Ok(())
     }
 
+    /// Like [`Table::apply`], for keys known to hold values of at most [`PART_BYTES`]
+    /// (or nothing): there are no parts to release, so the old values are not read (log
+    /// compaction rewrites thousands of small records at a time).
+    pub fn apply_over_small(
+        &self,
+        inserts: Vec<(Vec<u8>, Vec<u8>)>,
+        removals: Vec<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in inserts {
+            let sealed = self.sealed(&key, &value)?;
+            batch.insert(key, sealed);
+        }
+        for key in removals {
+            batch.remove(key);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
     pub fn get_json<T: DeserializeOwned>(
         &self,
         key: impl AsRef<[u8]>,
