@@ -28,7 +28,7 @@ impl Summary {
 
 /// Nearest-rank percentile of sorted samples: the smallest sample such that at least
 /// `p` percent of all samples are less than or equal to it.
-fn nearest_rank(sorted: &[u32], p: f64) -> u32 {
+pub fn nearest_rank(sorted: &[u32], p: f64) -> u32 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }

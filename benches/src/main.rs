@@ -4,6 +4,7 @@
 
 mod client;
 mod clock;
+mod history;
 mod ingest;
 mod latency;
 mod many;
@@ -29,6 +30,9 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Many clients over many documents typing slowly, or holding idle connections.
     Many(many::ManyArgs),
+    /// Replay a trace as a Tiptap document paced over time, then time the history API
+    /// (text at a moment, diff, blame, versions) on it and check its texts.
+    History(history::HistoryArgs),
 }
 
 /// How to run the server under test.
@@ -57,6 +61,7 @@ fn main() -> Result<()> {
         match cli.command {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Many(args) => many::run(args, files).await,
+            Command::History(args) => history::run(args).await,
         }
     })
 }

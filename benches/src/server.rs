@@ -176,8 +176,14 @@ impl ServerProcess {
         Ok(self.http("GET", "/metrics", None).await?.1)
     }
 
-    /// One HTTP/1.0 request as admin; the status and the body.
-    async fn http(&self, method: &str, path: &str, body: Option<&str>) -> Result<(u16, String)> {
+    /// One HTTP/1.0 request as admin (a fresh connection each time); the status and the
+    /// body.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, String)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await?;
         let body = body.unwrap_or("");

@@ -10,7 +10,8 @@
 use yrs::types::text::{ChangeKind, YChange};
 use yrs::types::Attrs;
 use yrs::{
-    Any, Doc, Out, ReadTxn, Snapshot, Text, Transact, TransactionMut, XmlFragment, XmlOut, ID,
+    Any, Doc, IdSet, Out, ReadTxn, Snapshot, Text, Transact, TransactionMut, XmlFragment, XmlOut,
+    ID,
 };
 
 use super::diff::{Block, BlockKind, Run};
@@ -38,7 +39,13 @@ pub fn blocks(doc: &Doc, author: &dyn Fn(&ID) -> Option<u32>) -> Vec<Block> {
     let Some(root) = txn.get_xml_fragment("default") else {
         return Vec::new();
     };
-    let now = txn.snapshot();
+    // The state vector without the delete set: yrs splits the document's blocks by the
+    // snapshot on every call, and splitting by a large delete set once per paragraph
+    // made a long document's blame take seconds. Deleted items are skipped below by the
+    // real delete set instead (their content is garbage-collected anyway).
+    let real = txn.snapshot();
+    let deleted = real.delete_set;
+    let now = Snapshot::new(real.state_map, IdSet::default());
     let mut out = Vec::new();
     let mut stack = vec![Frame {
         context: Context::default(),
@@ -62,7 +69,7 @@ pub fn blocks(doc: &Doc, author: &dyn Fn(&ID) -> Option<u32>) -> Vec<Block> {
         };
         let element = match child {
             XmlOut::Text(text) => {
-                let runs = runs(&mut txn, &now, &[XmlOut::Text(text)], author);
+                let runs = runs(&mut txn, &now, &deleted, &[XmlOut::Text(text)], author);
                 out.push(Block {
                     kind: text_kind,
                     runs,
@@ -92,7 +99,7 @@ pub fn blocks(doc: &Doc, author: &dyn Fn(&ID) -> Option<u32>) -> Vec<Block> {
             _ => None,
         };
         if let Some(kind) = kind {
-            let runs = runs(&mut txn, &now, &children, author);
+            let runs = runs(&mut txn, &now, &deleted, &children, author);
             out.push(Block { kind, runs });
             continue;
         }
@@ -122,6 +129,7 @@ pub fn blocks(doc: &Doc, author: &dyn Fn(&ID) -> Option<u32>) -> Vec<Block> {
 fn runs(
     txn: &mut TransactionMut,
     now: &Snapshot,
+    deleted: &IdSet,
     nodes: &[XmlOut],
     author: &dyn Fn(&ID) -> Option<u32>,
 ) -> Vec<Run> {
@@ -148,6 +156,10 @@ fn runs(
                         push(&s, &marks, None);
                         continue;
                     };
+                    // A chunk is one item: deleted as a whole or not at all.
+                    if deleted.contains(&change.id) {
+                        continue;
+                    }
                     // Each character's id: the item's first id plus its UTF-16 offset.
                     let mut clock = change.id.clock;
                     let mut start = 0;
