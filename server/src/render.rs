@@ -33,6 +33,17 @@ pub enum Format {
     Text,
 }
 
+impl Format {
+    /// The HTTP content type of a text in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Markdown => "text/markdown; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+            Format::Text => "text/plain; charset=utf-8",
+        }
+    }
+}
+
 /// A format name that [`Format::from_str`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown format {0:?}: expected md, html or txt")]

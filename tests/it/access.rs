@@ -8,20 +8,9 @@ use std::time::{Duration, Instant};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
 
-use crate::support::{admin_get, admin_http, metric, upgrade_status, Client, TestServer, ADMIN};
-
-/// Creates a document as admin; returns its id.
-async fn create_doc(server: &TestServer, title: &str) -> String {
-    let response = admin_http()
-        .post(server.url("/api/docs"))
-        .json(&json!({ "title": title }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let entry: Value = response.json().await.unwrap();
-    entry["id"].as_str().unwrap().to_owned()
-}
+use crate::support::{
+    admin_get, admin_http, create_doc, metric, upgrade_status, Client, TestServer, ADMIN,
+};
 
 /// Creates an invite as admin; returns the answer (with `id`, `link` and `token`).
 async fn invite(server: &TestServer, doc: &str, body: Value) -> Value {

@@ -10,19 +10,7 @@ use yrs::{
     XmlTextPrelim, XmlTextRef,
 };
 
-use crate::support::{admin_http, Client, TestServer};
-
-async fn create_doc(server: &TestServer, title: &str) -> String {
-    let response = admin_http()
-        .post(server.url("/api/docs"))
-        .json(&json!({ "title": title }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let entry: Value = response.json().await.unwrap();
-    entry["id"].as_str().unwrap().to_owned()
-}
+use crate::support::{admin_http, create_doc, Client, TestServer};
 
 /// An invite's token.
 async fn invite(server: &TestServer, doc: &str, role: &str, name: &str) -> String {

@@ -69,6 +69,19 @@ pub async fn upgrade_status(url: &str, headers: &[(&str, &str)]) -> u16 {
 }
 
 /// `GET url` as admin.
+/// Creates a document as admin; returns its id.
+pub async fn create_doc(server: &TestServer, title: &str) -> String {
+    let response = admin_http()
+        .post(server.url("/api/docs"))
+        .json(&serde_json::json!({ "title": title }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let entry: serde_json::Value = response.json().await.unwrap();
+    entry["id"].as_str().unwrap().to_owned()
+}
+
 pub async fn admin_get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
     admin_http().get(url).send().await
 }

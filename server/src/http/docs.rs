@@ -317,12 +317,7 @@ pub async fn text(
     live_meta(&state.store, &name)?.ok_or(ApiError::NotFound)?;
     caller.may(&name, Action::Read).ok_or_else(forbidden)?;
     let text = state.rooms.render(&name, format).await?;
-    let content_type = match format {
-        Format::Markdown => "text/markdown; charset=utf-8",
-        Format::Html => "text/html; charset=utf-8",
-        Format::Text => "text/plain; charset=utf-8",
-    };
-    Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+    Ok(([(header::CONTENT_TYPE, format.content_type())], text).into_response())
 }
 
 /// Writes the demo document into an empty store, so that a newcomer sees something real.

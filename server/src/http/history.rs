@@ -216,13 +216,8 @@ fn format(raw: Option<&str>) -> Result<Option<Format>, ApiError> {
 }
 
 fn text_response(doc: &Doc, format: Format) -> Response {
-    let content_type = match format {
-        Format::Markdown => "text/markdown; charset=utf-8",
-        Format::Html => "text/html; charset=utf-8",
-        Format::Text => "text/plain; charset=utf-8",
-    };
     (
-        [(header::CONTENT_TYPE, content_type)],
+        [(header::CONTENT_TYPE, format.content_type())],
         render::render(doc, format),
     )
         .into_response()
