@@ -449,7 +449,7 @@ async fn the_text_at_a_moment_is_the_text_a_client_saw_then() {
 
 #[tokio::test]
 async fn the_text_at_a_moment_is_the_same_when_replayed_from_history_points() {
-    // A checkpoint every 16 bytes of log, a history point every 32. Compaction merges
+    // A checkpoint every 16 bytes of log, a history point every 64. Compaction merges
     // one author's records within a second, so the moments lie further apart.
     let server = TestServer::start_with(|c| c.checkpoint_bytes = 16).await;
     text_at_moments(server, 12, Duration::from_millis(1100)).await;

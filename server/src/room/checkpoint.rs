@@ -43,9 +43,9 @@ pub(super) struct Schedule {
 }
 
 impl Due {
-    /// History points come every two checkpoints' worth of log bytes (512 KiB by default).
+    /// History points come every four checkpoints' worth of log bytes (1 MiB by default).
     pub fn point_bytes(&self) -> u64 {
-        self.bytes.saturating_mul(2)
+        self.bytes.saturating_mul(4)
     }
 }
 
