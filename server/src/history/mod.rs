@@ -59,20 +59,20 @@ pub fn records_until(records: &[Record], t_ms: u64) -> usize {
     records.partition_point(|r| r.ts_ms <= t_ms)
 }
 
-/// The document after `base` (a state, or nothing) and then `records`, replayed in one
-/// transaction. A record that does not decode is skipped (the guard accepted it, so that
-/// is damage the store reports elsewhere).
-pub fn replay(base: Option<Update>, records: &[Record]) -> Doc {
+/// The document after `state` (a v1 update, or nothing) and then `records`, replayed in
+/// one transaction. A record that does not decode is skipped (the guard accepted it, so
+/// that is damage the store reports elsewhere).
+pub fn replay(state: Option<&[u8]>, records: &[Record]) -> Doc {
     let doc = Doc::new();
     {
         let mut txn = doc.transact_mut();
-        let updates = base.into_iter().chain(
-            records
-                .iter()
-                .filter_map(|r| Update::decode_v1(&r.update).ok()),
-        );
+        let updates = state
+            .into_iter()
+            .chain(records.iter().map(|r| &r.update[..]));
         for update in updates {
-            let _ = txn.apply_update(update);
+            if let Ok(update) = Update::decode_v1(update) {
+                let _ = txn.apply_update(update);
+            }
         }
     }
     doc

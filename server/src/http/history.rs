@@ -15,8 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, Update};
+use yrs::Doc;
 
 use super::{doc_name, forbidden, ApiError, AppState};
 use crate::access::audit::Event;
@@ -402,7 +401,24 @@ async fn resolve(
                 )));
             }
             let records = history::records_until(&log.records, t);
-            let doc = replay_until(state, name, log, t, records)?;
+            // The latest version taken by then holds the records before it: replay only
+            // the ones after it.
+            let base = state
+                .store
+                .versions(name)?
+                .into_iter()
+                .filter(|v| v.created_at <= t)
+                .max_by_key(|v| v.log_records)
+                .map(|v| state.store.version(name, &v.id))
+                .transpose()?
+                .flatten();
+            let doc = match base {
+                Some((version, base)) => {
+                    let from = log.before_seq(version.log_records).min(records);
+                    history::replay(Some(&base), &log.records[from..records])
+                }
+                None => history::replay(None, &log.records[..records]),
+            };
             Ok(Resolved {
                 doc,
                 records,
@@ -410,47 +426,6 @@ async fn resolve(
             })
         }
     }
-}
-
-/// The document after its first `records` records (those written by `t`), replayed from
-/// the latest history point or version that holds only records before them.
-fn replay_until(
-    state: &AppState,
-    name: &DocName,
-    log: &Log,
-    t: u64,
-    records: usize,
-) -> Result<Doc, ApiError> {
-    let bad = |e: &dyn std::fmt::Display| ApiError::Damaged(format!("{name}: {e}"));
-    // A history point covers the records up to its `upto`, all of them by then.
-    let below = log.seqs.get(records).copied().unwrap_or(u64::MAX);
-    let point = state
-        .store
-        .point_below(name, below)?
-        .map(|(upto, state)| (log.before_seq(upto.saturating_add(1)), state));
-    // A version taken by then holds the records before its `log_records`.
-    let version = state
-        .store
-        .versions(name)?
-        .into_iter()
-        .filter(|v| v.created_at <= t)
-        .max_by_key(|v| v.log_records)
-        .map(|v| state.store.version(name, &v.id))
-        .transpose()?
-        .flatten()
-        .map(|(v, state)| (log.before_seq(v.log_records), state));
-    let from_point = point.as_ref().map_or(0, |(from, _)| *from);
-    let from_version = version.as_ref().map_or(0, |(from, _)| *from);
-    let (from, base) = if point.is_some() && from_point >= from_version {
-        let (from, state) = point.unwrap_or_default();
-        (from, Some(Update::decode_v2(&state).map_err(|e| bad(&e))?))
-    } else if let Some((from, state)) = version {
-        (from, Some(Update::decode_v1(&state).map_err(|e| bad(&e))?))
-    } else {
-        (0, None)
-    };
-    let from = from.min(records);
-    Ok(history::replay(base, &log.records[from..records]))
 }
 
 #[derive(Debug, Deserialize)]

@@ -35,38 +35,23 @@ pub(super) struct Schedule {
     compacted_to: u64,
     /// A snapshot being written off the room's task, and where its compaction began.
     in_flight: Option<(JoinHandle<Result<(), StoreError>>, u64)>,
-    /// Update bytes logged since the last history point.
-    since_point: u64,
-    /// Log bytes after which a checkpoint's snapshot is also kept as a history point: the
-    /// text at any moment then replays at most about this much log.
-    point_bytes: u64,
-}
-
-impl Due {
-    /// History points come every four checkpoints' worth of log bytes (1 MiB by default).
-    pub fn point_bytes(&self) -> u64 {
-        self.bytes.saturating_mul(4)
-    }
 }
 
 impl Schedule {
     /// The schedule of a document just loaded with `tail` records after its snapshot.
-    pub fn loaded(tail: &[Record], snapshot_seq: Option<u64>, point_bytes: u64) -> Schedule {
+    pub fn loaded(tail: &[Record], snapshot_seq: Option<u64>) -> Schedule {
         Schedule {
             records: tail.len() as u64,
             bytes: tail.iter().map(|r| r.update.len() as u64).sum(),
             since: (!tail.is_empty()).then(Instant::now),
             compacted_to: snapshot_seq.map_or(0, |upto| upto + 1),
             in_flight: None,
-            since_point: 0,
-            point_bytes,
         }
     }
 
     pub fn appended(&mut self, update_bytes: u64) {
         self.records += 1;
         self.bytes += update_bytes;
-        self.since_point += update_bytes;
         self.since.get_or_insert_with(Instant::now);
     }
 
@@ -87,9 +72,6 @@ impl Schedule {
             self.since = None;
         }
         self.compacted_to = checkpoint.upto + 1;
-        if checkpoint.point {
-            self.since_point = 0;
-        }
     }
 
     /// Writes `checkpoint` now.
@@ -172,7 +154,6 @@ impl Schedule {
             compact_from: self.compacted_to,
             upto: next_seq - 1,
             state,
-            point: self.since_point >= self.point_bytes,
         }))
     }
 }
@@ -192,16 +173,11 @@ pub(super) struct Checkpoint {
     pub compact_from: u64,
     pub upto: u64,
     pub state: Vec<u8>,
-    /// Kept as a history point too.
-    pub point: bool,
 }
 
 impl Checkpoint {
     pub fn write(&self, store: &Store) -> Result<(), StoreError> {
         store.put_snapshot(&self.doc, self.upto, &self.state)?;
-        if self.point {
-            store.put_point(&self.doc, self.upto, &self.state)?;
-        }
         let done = store.compact(&self.doc, self.compact_from, self.upto, HISTORY_RUNS, merge)?;
         tracing::debug!(doc = %self.doc, upto = self.upto, ?done, "checkpoint written");
         Ok(())

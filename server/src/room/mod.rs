@@ -320,7 +320,6 @@ impl Room {
     ) -> Result<Room, RoomError> {
         let stored = store.load(&name)?;
         let doc = rebuild(stored.snapshot.as_deref(), &stored.tail)?;
-        let point_bytes = settings.checkpoint.point_bytes();
         metrics.open_docs.fetch_add(1, Relaxed);
         tracing::debug!(records = stored.tail.len(), "document loaded");
         Ok(Room {
@@ -338,7 +337,6 @@ impl Room {
             checkpoints: Schedule::loaded(
                 &stored.tail,
                 stored.snapshot.as_ref().map(|_| stored.snapshot_seq),
-                point_bytes,
             ),
             outbox: Vec::new(),
             unversioned_since: None,

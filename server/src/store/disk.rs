@@ -56,7 +56,6 @@ pub struct Trees {
     pub settings: Table,
     pub versions: Table,
     pub version_states: Table,
-    pub points: Table,
 }
 
 /// Opens the database in `dir`. A store written before values were sealed is sealed
@@ -104,7 +103,6 @@ pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreErro
         settings: table(keys::SETTINGS)?,
         versions: table(keys::VERSIONS)?,
         version_states: table(keys::VERSION_STATES)?,
-        points: table(keys::POINTS)?,
         epoch,
         db,
     };

@@ -39,14 +39,11 @@ pub const HEADS: &str = "heads";
 pub const VERSIONS: &str = "versions";
 /// A version's state under the same key as its metadata (Yjs v1).
 pub const VERSION_STATES: &str = "version_states";
-/// History points: `name 0x00 upto_seq:u64be` → a checkpoint's state (Yjs v2) kept for
-/// replaying the text at a moment.
-pub const POINTS: &str = "points";
 /// The parts of large values (see `table`), keyed `id:u64be index:u32be`.
 pub const PARTS: &str = "parts";
 
 /// Every tree, for whole-store passes (sealing an old store).
-pub const TREES: [&str; 12] = [
+pub const TREES: [&str; 11] = [
     META,
     LOG,
     SNAP,
@@ -58,7 +55,6 @@ pub const TREES: [&str; 12] = [
     HEADS,
     VERSIONS,
     VERSION_STATES,
-    POINTS,
 ];
 
 /// The settings key that says the values are sealed, and its value.

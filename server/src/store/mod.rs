@@ -318,7 +318,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             trees.log.apply(Vec::new(), keys)?;
             // Versions: the metadata first, so that no version is listed without its state.
-            for table in [&trees.versions, &trees.version_states, &trees.points] {
+            for table in [&trees.versions, &trees.version_states] {
                 let keys = table
                     .keys_with_prefix(&keys::log_prefix(doc))
                     .collect::<Result<Vec<_>, _>>()?;

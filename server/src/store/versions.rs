@@ -1,6 +1,5 @@
 //! The store's versions: a version's metadata and its state, written state first, so that
-//! a version is listed only once all of it is there. Never changed, never compacted. And
-//! history points: checkpoint states kept so that the text at a moment replays little.
+//! a version is listed only once all of it is there. Never changed, never compacted.
 
 use super::{keys, Store, StoreError};
 use crate::history::version::{version_id, version_number, Version};
@@ -68,28 +67,5 @@ impl Store {
             Ok(Some((version, state)))
         };
         read().map_err(|e| self.damaged(e))
-    }
-}
-
-impl Store {
-    /// Keeps a checkpoint's state (Yjs v2, the log up to `upto`) as a history point.
-    /// Durable with the next flush; a point lost to a crash only makes replays longer.
-    pub fn put_point(&self, doc: &DocName, upto: u64, state: &[u8]) -> Result<(), StoreError> {
-        self.write(|trees| trees.points.insert(key(doc, upto), state))
-    }
-
-    /// The latest history point covering only records below `seq`: its `upto` and state.
-    pub fn point_below(
-        &self,
-        doc: &DocName,
-        seq: u64,
-    ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        let trees = self.trees()?;
-        let Some(entry) = trees.points.range(key(doc, 0)..key(doc, seq)).next_back() else {
-            return Ok(None);
-        };
-        let (k, state) = entry.map_err(|e| self.damaged(e))?;
-        let upto = keys::log_seq(&k).ok_or_else(|| StoreError::Corrupt("point key".into()))?;
-        Ok(Some((upto, state)))
     }
 }
