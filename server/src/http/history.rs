@@ -363,7 +363,7 @@ async fn resolve(
     name: &DocName,
     meta: &DocMeta,
     raw: &str,
-    log: &Log,
+    log: &Arc<Log>,
 ) -> Result<Resolved, ApiError> {
     let point: Point = raw
         .parse()
@@ -401,24 +401,12 @@ async fn resolve(
                 )));
             }
             let records = history::records_until(&log.records, t);
-            // The latest version taken by then holds the records before it: replay only
-            // the ones after it.
-            let base = state
-                .store
-                .versions(name)?
-                .into_iter()
-                .filter(|v| v.created_at <= t)
-                .max_by_key(|v| v.log_records)
-                .map(|v| state.store.version(name, &v.id))
-                .transpose()?
-                .flatten();
-            let doc = match base {
-                Some((version, base)) => {
-                    let from = log.before_seq(version.log_records).min(records);
-                    history::replay(Some(&base), &log.records[from..records])
-                }
-                None => history::replay(None, &log.records[..records]),
-            };
+            // A replay of a long log takes a while: not on the runtime's threads.
+            let (state, name, log) = (state.clone(), name.clone(), log.clone());
+            let doc =
+                tokio::task::spawn_blocking(move || replay_until(&state, &name, &log, t, records))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))??;
             Ok(Resolved {
                 doc,
                 records,
@@ -426,6 +414,33 @@ async fn resolve(
             })
         }
     }
+}
+
+/// The document after its first `records` records (those written by `t`), replayed from
+/// the latest version taken by then: it holds the records before it.
+fn replay_until(
+    state: &AppState,
+    name: &DocName,
+    log: &Log,
+    t: u64,
+    records: usize,
+) -> Result<Doc, ApiError> {
+    let base = state
+        .store
+        .versions(name)?
+        .into_iter()
+        .filter(|v| v.created_at <= t)
+        .max_by_key(|v| v.log_records)
+        .map(|v| state.store.version(name, &v.id))
+        .transpose()?
+        .flatten();
+    Ok(match base {
+        Some((version, base)) => {
+            let from = log.before_seq(version.log_records).min(records);
+            history::replay(Some(&base), &log.records[from..records])
+        }
+        None => history::replay(None, &log.records[..records]),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -451,7 +466,7 @@ pub async fn at(
             "t must be an RFC 3339 time, not {t:?}"
         )));
     }
-    let log = blocking(&state, &name, Log::read).await?;
+    let log = Arc::new(blocking(&state, &name, Log::read).await?);
     let resolved = resolve(&state, &name, &meta, &t, &log).await?;
     if let Some(format) = format {
         return Ok(text_response(&resolved.doc, format));
