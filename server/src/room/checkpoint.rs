@@ -184,8 +184,24 @@ impl Checkpoint {
     }
 }
 
+/// How many updates yrs merges at once. Its merge costs about the square of the number
+/// of updates (a batch of 680 keystrokes: 3.7 ms at once, 1.3 ms in rounds of 32), so
+/// long runs are merged in rounds: groups of this many, then the groups' results.
+const MERGE_FAN_IN: usize = 32;
+
 /// The v1 updates merged into one, or `None` if yrs cannot (or panics trying).
 pub(super) fn merge(updates: &[&[u8]]) -> Option<Vec<u8>> {
+    if updates.len() <= MERGE_FAN_IN {
+        return merge_at_once(updates);
+    }
+    let groups = updates
+        .chunks(MERGE_FAN_IN)
+        .map(merge_at_once)
+        .collect::<Option<Vec<_>>>()?;
+    merge(&groups.iter().map(Vec::as_slice).collect::<Vec<_>>())
+}
+
+fn merge_at_once(updates: &[&[u8]]) -> Option<Vec<u8>> {
     catch_unwind(|| yrs::merge_updates_v1(updates.iter().copied()).ok())
         .ok()
         .flatten()
@@ -208,4 +224,44 @@ pub(super) fn rebuild(snapshot: Option<&[u8]>, tail: &[Record]) -> Result<Doc, R
         }
     }
     Ok(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use yrs::{GetString, Text};
+
+    use super::*;
+
+    #[test]
+    fn merging_in_rounds_gives_the_document_of_every_update_applied() {
+        let typed = Doc::with_client_id(7);
+        let text = typed.get_or_insert_text("t");
+        let mut updates = Vec::new();
+        for i in 0..(MERGE_FAN_IN * MERGE_FAN_IN + 5) as u32 {
+            let before = typed.transact().state_vector();
+            {
+                let mut txn = typed.transact_mut();
+                let len = text.len(&txn);
+                if i % 7 == 3 && len > 3 {
+                    text.remove_range(&mut txn, len - 2, 1);
+                } else {
+                    text.insert(&mut txn, (i * 31) % (len + 1), "ab");
+                }
+            }
+            updates.push(typed.transact().encode_diff_v1(&before));
+        }
+        let slices: Vec<&[u8]> = updates.iter().map(Vec::as_slice).collect();
+        let merged = merge(&slices).expect("merges");
+
+        let loaded = Doc::new();
+        let update = Update::decode_v1(&merged).expect("decodes");
+        loaded.transact_mut().apply_update(update).expect("applies");
+        let loaded_text = loaded.get_or_insert_text("t").get_string(&loaded.transact());
+        assert_eq!(loaded_text, text.get_string(&typed.transact()));
+        assert!(loaded.transact().store().pending_update().is_none());
+        assert_eq!(
+            loaded.transact().state_vector(),
+            typed.transact().state_vector()
+        );
+    }
 }
