@@ -48,7 +48,7 @@ pub type PeerId = u64;
 pub const SERVER_PEER: PeerId = 0;
 
 /// Most commands handled in one batch (and so covered by one flush).
-const BATCH: usize = 512;
+const BATCH: usize = 1024;
 
 /// The reason in the permission-denied message a reader gets for a change.
 const READ_ONLY: &str = "read-only: your role cannot change this document";
