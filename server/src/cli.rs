@@ -179,6 +179,78 @@ pub async fn invite(command: InviteCommand) -> Result<(), CliError> {
     Ok(())
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ArchiveCommand {
+    /// Recompute every archive entry's hashes and the chain; exit code 0 only when intact.
+    /// Reads a stopped server's data directory, or asks the running server.
+    Verify {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Runs an archive command; `Ok(false)` when the archive is not intact.
+pub async fn archive(command: ArchiveCommand) -> Result<bool, CliError> {
+    let ArchiveCommand::Verify { target } = command;
+    let report = match open_stopped(&target.data)? {
+        Some(store) => {
+            let stored = store
+                .archive_as_stored()
+                .map_err(|e| CliError::Usage(format!("cannot read the archive: {e}")))?;
+            serde_json::to_value(crate::archive::verify(stored)).unwrap_or(Value::Null)
+        }
+        None => {
+            let (status, report) =
+                request(&target.data, Method::GET, "/api/archive/verify", None).await?;
+            if !status.is_success() && status != StatusCode::CONFLICT {
+                let message = report["error"].as_str().unwrap_or("no details").to_owned();
+                return Err(CliError::Refused { status, message });
+            }
+            report
+        }
+    };
+    let entries = report["entries"].as_u64().unwrap_or(0);
+    if report["ok"].as_bool() == Some(true) {
+        println!(
+            "The archive is intact: {entries} entries, chain head {}.",
+            if entries == 0 {
+                "(none)"
+            } else {
+                text(&report, "head")
+            }
+        );
+        return Ok(true);
+    }
+    println!(
+        "The archive is NOT intact: entry {} {}.",
+        report["problem"]["entry"].as_str().unwrap_or("?"),
+        report["problem"]["what"]
+            .as_str()
+            .unwrap_or("is inconsistent")
+    );
+    Ok(false)
+}
+
+/// The store in `data` if no server holds it; `None` if a server runs on it (then ask the
+/// server).
+fn open_stopped(data: &Path) -> Result<Option<crate::store::Store>, CliError> {
+    if !data.exists() {
+        return Err(CliError::Usage(format!(
+            "{} does not exist: pass the data directory with --data",
+            data.display()
+        )));
+    }
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    match crate::store::Store::open(data, 16 << 20, metrics) {
+        Ok(store) => Ok(Some(store)),
+        Err(crate::store::StoreError::Locked) => Ok(None),
+        Err(e) => Err(CliError::Usage(format!(
+            "cannot open the data directory {}: {e}",
+            data.display()
+        ))),
+    }
+}
+
 /// Prints a new admin sign-in link; the previous one stops working.
 pub async fn admin_link(target: Target) -> Result<(), CliError> {
     let answer = call(&target.data, Method::POST, "/api/admin/link", None).await?;
@@ -226,6 +298,22 @@ async fn call(
     path: &str,
     body: Option<Value>,
 ) -> Result<Value, CliError> {
+    let (status, value) = request(data, method, path, body).await?;
+    if !status.is_success() {
+        let message = value["error"].as_str().unwrap_or("no details").to_owned();
+        return Err(CliError::Refused { status, message });
+    }
+    Ok(value)
+}
+
+/// One API request over the control socket: the status and the JSON answer, whatever
+/// the status.
+async fn request(
+    data: &Path,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(StatusCode, Value), CliError> {
     let socket = control_socket(data);
     let stream = tokio::net::UnixStream::connect(&socket)
         .await
@@ -260,11 +348,7 @@ async fn call(
         .map_err(|e| protocol(&e))?
         .to_bytes();
     let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = value["error"].as_str().unwrap_or("no details").to_owned();
-        return Err(CliError::Refused { status, message });
-    }
-    Ok(value)
+    Ok((status, value))
 }
 
 #[cfg(test)]

@@ -68,6 +68,11 @@ pub struct Config {
     #[arg(long, env = "LEITBILD_AUTO_VERSION_SECS", default_value_t = 600)]
     pub auto_version_secs: u64,
 
+    /// Only signed-in people (readers of some document, admins) may read the archive of
+    /// adopted texts; without it the archive is public.
+    #[arg(long, env = "LEITBILD_PRIVATE_ARCHIVE")]
+    pub private_archive: bool,
+
     /// Deepest nesting of content accepted from peers.
     #[arg(long, env = "LEITBILD_MAX_DEPTH", default_value_t = 64)]
     pub max_depth: usize,
@@ -139,6 +144,7 @@ impl Default for Config {
             checkpoint_bytes: 256 * 1024,
             checkpoint_secs: 60,
             auto_version_secs: 600,
+            private_archive: false,
             max_depth: 64,
             max_awareness_entries: 1000,
             cache_mb: 64,

@@ -4,6 +4,7 @@
 //! in-process with [`serve`]; `main.rs` only parses arguments and calls it.
 
 pub mod access;
+pub mod archive;
 mod assets;
 pub mod auth;
 pub mod cli;

@@ -2,7 +2,7 @@
 //! the operator's commands, which talk to a running server).
 
 use clap::{Parser, Subcommand};
-use leitbild::cli::{self, InviteCommand, Target};
+use leitbild::cli::{self, ArchiveCommand, InviteCommand, Target};
 use leitbild::config::Config;
 use leitbild::Started;
 use tracing_subscriber::EnvFilter;
@@ -27,6 +27,9 @@ enum Command {
     Invite(InviteCommand),
     /// Print a new admin sign-in link (the previous one stops working).
     AdminLink(Target),
+    /// Check the archive of adopted texts.
+    #[command(subcommand)]
+    Archive(ArchiveCommand),
 }
 
 #[tokio::main]
@@ -68,6 +71,13 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve(config)) => config,
         Some(Command::Invite(command)) => return operator(cli::invite(command).await),
         Some(Command::AdminLink(target)) => return operator(cli::admin_link(target).await),
+        Some(Command::Archive(command)) => {
+            return match cli::archive(command).await {
+                Ok(true) => Ok(()),
+                Ok(false) => std::process::exit(1),
+                Err(e) => operator(Err(e)),
+            }
+        }
         None => match Cli::parse_from(["leitbild", "serve"]).command {
             Some(Command::Serve(config)) => config,
             _ => Config::default(),

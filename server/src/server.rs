@@ -130,6 +130,7 @@ pub async fn serve_and_tell(
         },
         max_connections: config.max_connections,
         links: links.clone(),
+        private_archive: config.private_archive,
     };
 
     // On the signal, two things at once: the listeners stop accepting, and the rooms close

@@ -19,6 +19,7 @@ pub enum Event {
     AdminLinkIssued,
     VersionNamed,
     VersionRestored,
+    VersionAdopted,
 }
 
 /// One entry. `detail` carries what the event needs to be understood later (an invite's

@@ -36,6 +36,8 @@ pub enum Action {
     ReadAudit,
     /// Name versions of the document and restore one.
     ManageVersions,
+    /// Adopt a version into the archive of adopted texts.
+    Adopt,
     /// Create documents (also implicitly, by opening a websocket to a new name).
     CreateDoc,
     /// Rename a document.
@@ -58,6 +60,7 @@ const GRANTS: &[(Role, &[Action])] = &[
             Action::ManageInvites,
             Action::ReadAudit,
             Action::ManageVersions,
+            Action::Adopt,
         ],
     ),
     (
@@ -68,6 +71,7 @@ const GRANTS: &[(Role, &[Action])] = &[
             Action::ManageInvites,
             Action::ReadAudit,
             Action::ManageVersions,
+            Action::Adopt,
             Action::CreateDoc,
             Action::RenameDoc,
             Action::DeleteDoc,
@@ -133,12 +137,13 @@ impl FromStr for Role {
 mod tests {
     use super::*;
 
-    const EVERY_ACTION: [Action; 9] = [
+    const EVERY_ACTION: [Action; 10] = [
         Action::Read,
         Action::Write,
         Action::ManageInvites,
         Action::ReadAudit,
         Action::ManageVersions,
+        Action::Adopt,
         Action::CreateDoc,
         Action::RenameDoc,
         Action::DeleteDoc,
@@ -163,7 +168,8 @@ mod tests {
                 Action::Write,
                 Action::ManageInvites,
                 Action::ReadAudit,
-                Action::ManageVersions
+                Action::ManageVersions,
+                Action::Adopt
             ]
         );
         assert_eq!(allowed(Role::Admin), EVERY_ACTION);

@@ -28,13 +28,15 @@ pub enum Point {
     Now,
     /// A version, by id (`v12`).
     Version(String),
+    /// An adopted text in the archive, by id (`a3`).
+    Archived(String),
     /// A moment (ms since the epoch).
     At(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{0:?} is not a point of history: expected \"now\", a version id (v12) or an RFC 3339 time"
+    "{0:?} is not a point of history: expected \"now\", a version id (v12), an archive entry (a3) or an RFC 3339 time"
 )]
 pub struct BadPoint(pub String);
 
@@ -47,6 +49,9 @@ impl std::str::FromStr for Point {
         }
         if version::version_number(text).is_some() {
             return Ok(Point::Version(text.to_owned()));
+        }
+        if crate::archive::entry::entry_number(text).is_some() {
+            return Ok(Point::Archived(text.to_owned()));
         }
         crate::timestamp::parse_rfc3339(text)
             .map(Point::At)

@@ -393,6 +393,33 @@ async fn resolve(
                 }),
             })
         }
+        Point::Archived(id) => {
+            let (entry, frozen) = state
+                .store
+                .archive_entry(&id)?
+                .ok_or_else(|| ApiError::BadRequest(format!("unknown archive entry {id}")))?;
+            let doc_state = super::archive::state_of(&frozen)?;
+            // The log records the adopted version covered, when it is this document's.
+            let covered = if entry.doc == name.as_str() {
+                state
+                    .store
+                    .version(name, &entry.version)?
+                    .map(|(v, _)| v.log_records)
+            } else {
+                None
+            };
+            Ok(Resolved {
+                doc: doc_of(&doc_state).map_err(|e| ApiError::Damaged(e.to_string()))?,
+                records: covered.map_or(0, |seq| log.before_seq(seq)),
+                view: json!({
+                    "point": id,
+                    "kind": "archive",
+                    "at": entry.adopted_at,
+                    "name": entry.title,
+                    "decided_on": entry.decided_on,
+                }),
+            })
+        }
         Point::At(t) => {
             if t < meta.created_at {
                 return Err(ApiError::BadRequest(format!(

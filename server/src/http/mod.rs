@@ -3,6 +3,7 @@
 //! not the client. Handlers live beside this file, one file per kind of resource; every
 //! one of them that touches a document asks the [`Caller`] for a role first.
 
+mod archive;
 mod caller;
 mod docs;
 mod history;
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -47,6 +48,8 @@ pub struct AppState {
     pub connection: ConnectionSettings,
     pub max_connections: usize,
     pub links: Links,
+    /// `--private-archive`: the archive is for signed-in people only.
+    pub private_archive: bool,
 }
 
 /// How the server names itself in links it hands out, and which other origins it trusts.
@@ -119,6 +122,7 @@ pub fn router(state: AppState) -> Router {
             "/api/docs/{doc}/versions/{id}/restore",
             post(history::restore),
         )
+        .route("/api/docs/{doc}/versions/{id}/adopt", post(archive::adopt))
         .route("/api/docs/{doc}/at", get(history::at))
         .route("/api/docs/{doc}/diff", get(history::diff))
         .route("/api/docs/{doc}/blame", get(history::blame))
@@ -132,6 +136,13 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/docs/{doc}/invites/{id}/people/{person}",
             delete(invites::revoke_person),
+        )
+        .route("/api/archive", archive_reads(get(archive::list)))
+        .route("/api/archive/verify", archive_reads(get(archive::verify)))
+        .route("/api/archive/{id}", archive_reads(get(archive::show)))
+        .route(
+            "/api/archive/{a}/compare/{b}",
+            archive_reads(get(archive::compare)),
         );
     Router::new()
         .route("/", get(pages::page))
@@ -141,6 +152,15 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(pages::health))
         .route("/metrics", get(pages::metrics))
         .route("/ws/{doc}", get(ws::websocket))
+        .route("/archive", archive_reads(get(archive::list_page)))
+        .route("/archive/{id}", archive_reads(get(archive::entry_page)))
+        .route(
+            "/archive/{a}/compare/{b}",
+            archive_reads(get(archive::compare_page)),
+        )
+        .route("/archive.atom", archive_reads(get(archive::feed)))
+        .route("/archive.css", get(archive::stylesheet))
+        .route("/archive.js", get(archive::script))
         .merge(api)
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -337,6 +357,15 @@ impl From<AuthError> for ApiError {
             AuthError::Store(e) => e.into(),
         }
     }
+}
+
+/// An archive route: its reads, and every modifying method refused with a clear 405.
+fn archive_reads(reads: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    reads
+        .post(archive::refuse)
+        .put(archive::refuse)
+        .patch(archive::refuse)
+        .delete(archive::refuse)
 }
 
 fn doc_name(raw: &str) -> Result<DocName, ApiError> {

@@ -56,6 +56,8 @@ pub struct Trees {
     pub settings: Table,
     pub versions: Table,
     pub version_states: Table,
+    pub archive: Table,
+    pub archive_frozen: Table,
 }
 
 /// Opens the database in `dir`. A store written before values were sealed is sealed
@@ -103,6 +105,8 @@ pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreErro
         settings: table(keys::SETTINGS)?,
         versions: table(keys::VERSIONS)?,
         version_states: table(keys::VERSION_STATES)?,
+        archive: table(keys::ARCHIVE)?,
+        archive_frozen: table(keys::ARCHIVE_FROZEN)?,
         epoch,
         db,
     };

@@ -41,9 +41,13 @@ pub const VERSIONS: &str = "versions";
 pub const VERSION_STATES: &str = "version_states";
 /// The parts of large values (see `table`), keyed `id:u64be index:u32be`.
 pub const PARTS: &str = "parts";
+/// The archive of adopted texts: `n:u64be` → the entry's metadata (JSON). Never changed.
+pub const ARCHIVE: &str = "archive";
+/// What an archive entry froze (texts and state, JSON) under the same key.
+pub const ARCHIVE_FROZEN: &str = "archive_frozen";
 
 /// Every tree, for whole-store passes (sealing an old store).
-pub const TREES: [&str; 11] = [
+pub const TREES: [&str; 13] = [
     META,
     LOG,
     SNAP,
@@ -55,6 +59,8 @@ pub const TREES: [&str; 11] = [
     HEADS,
     VERSIONS,
     VERSION_STATES,
+    ARCHIVE,
+    ARCHIVE_FROZEN,
 ];
 
 /// The settings key that says the values are sealed, and its value.

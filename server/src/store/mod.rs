@@ -11,6 +11,7 @@
 //! failed, nothing unflushed is served (`disk`, the failing state).
 
 mod access;
+mod archive;
 mod disk;
 mod keys;
 mod table;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 pub use access::{Joined, Scope};
+pub use archive::Appended;
 pub use disk::FlushHook;
 pub use keys::Record;
 
@@ -146,6 +148,8 @@ struct Shared {
     /// Held while a document is loaded or its log compacted: sled iterators are not
     /// snapshots, so a load running beside a compaction could read half a merged run.
     log_rewrite: Mutex<()>,
+    /// Held while an entry is added to the archive: each entry links to the one before.
+    archive_append: tokio::sync::Mutex<()>,
 }
 
 /// The handle to the database. Cheap to clone; all clones share one flusher.
@@ -192,6 +196,7 @@ impl Store {
             epoch: AtomicU64::new(0),
             metrics,
             log_rewrite: Mutex::new(()),
+            archive_append: tokio::sync::Mutex::new(()),
         });
         let (flusher, requests) = mpsc::channel(4096);
         tokio::spawn(run_flusher(
