@@ -2,6 +2,7 @@
 //! drives it over the y-protocols websocket, printing one figure per line. It never
 //! patches or links the server; every figure is what a client (or /proc) can observe.
 
+mod archive;
 mod client;
 mod clock;
 mod history;
@@ -33,6 +34,8 @@ enum Command {
     /// Replay a trace as a Tiptap document paced over time, then time the history API
     /// (text at a moment, diff, blame, versions) on it and check its texts.
     History(history::HistoryArgs),
+    /// Adopt a trace document into the archive, fetch its DOCX, and verify a long chain.
+    Archive(archive::ArchiveArgs),
 }
 
 /// How to run the server under test.
@@ -62,6 +65,7 @@ fn main() -> Result<()> {
             Command::Ingest(args) => ingest::run(args).await,
             Command::Many(args) => many::run(args, files).await,
             Command::History(args) => history::run(args).await,
+            Command::Archive(args) => archive::run(args).await,
         }
     })
 }

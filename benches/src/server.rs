@@ -184,24 +184,47 @@ impl ServerProcess {
         path: &str,
         body: Option<&str>,
     ) -> Result<(u16, String)> {
+        let (status, body) = self.http_bytes(method, path, body, &[]).await?;
+        Ok((
+            status,
+            String::from_utf8(body).context("a body that is not UTF-8")?,
+        ))
+    }
+
+    /// [`ServerProcess::http`] with extra headers, for any body (a Word file).
+    pub async fn http_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Vec<u8>)> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await?;
         let body = body.unwrap_or("");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         let request = format!(
             "{method} {path} HTTP/1.0\r\nHost: bench\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+             Content-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await?;
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .context("no end of the HTTP head")?;
+        let head = String::from_utf8_lossy(&response[..split]);
         let status = head
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
             .context("no HTTP status")?;
-        Ok((status, body.to_owned()))
+        Ok((status, response[split + 4..].to_vec()))
     }
 
     /// The token clients of `doc` connect with. For `Auth::Editor` the document is created
