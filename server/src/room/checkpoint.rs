@@ -256,7 +256,9 @@ mod tests {
         let loaded = Doc::new();
         let update = Update::decode_v1(&merged).expect("decodes");
         loaded.transact_mut().apply_update(update).expect("applies");
-        let loaded_text = loaded.get_or_insert_text("t").get_string(&loaded.transact());
+        let loaded_text = loaded
+            .get_or_insert_text("t")
+            .get_string(&loaded.transact());
         assert_eq!(loaded_text, text.get_string(&typed.transact()));
         assert!(loaded.transact().store().pending_update().is_none());
         assert_eq!(
