@@ -281,7 +281,7 @@ test('on a phone the history is a full-screen sheet reached from the header', as
   await mod.getByLabel('Name der Version').fill('Vom Handy');
   await mod.getByRole('button', { name: 'Version speichern' }).tap();
   await panel.locator('#versions li.version', { hasText: 'Vom Handy' }).waitFor();
-  await panel.getByRole('button', { name: 'Schließen' }).tap();
+  await panel.getByRole('button', { name: 'Schließen', exact: true }).tap();
   assert.equal(await panel.isVisible(), false);
   assert.equal(await mod.locator('.editor-column').evaluate((el) => el.inert), false);
   assert.deepEqual(problems, []);

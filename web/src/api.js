@@ -2,22 +2,27 @@
 
 const TIMEOUT_MS = 10_000;
 
-/** A refused or failed request: `status` is the HTTP status, 0 when the server was not reached. */
+/**
+ * A refused or failed request: `status` is the HTTP status, 0 when the server was not reached;
+ * `code` is the server's stable `code` for it (e.g. `bad_request`), '' when it gave none.
+ */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, code = '') {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
 
 /**
  * `method path`, with `body` sent as JSON when given. Resolves with the parsed answer (null for an
  * empty one), or with the answer's text when `text` is set (for `?format=html` and the like).
- * Rejects with an ApiError for any status >= 400 (its message is the server's `error` text) and
- * for a network failure or timeout (status 0). The session cookie goes along by itself.
+ * `headers` go along besides the usual ones (e.g. an `Idempotency-Key`). Rejects with an
+ * ApiError for any status >= 400 (its message is the server's `error` text) and for a network
+ * failure or timeout (status 0). The session cookie goes along by itself.
  */
-export async function api(method, path, body, { timeout = TIMEOUT_MS, text: asText = false } = {}) {
-  const headers = { Accept: asText ? '*/*' : 'application/json' };
+export async function api(method, path, body, { timeout = TIMEOUT_MS, text: asText = false, headers: extra = {} } = {}) {
+  const headers = { ...extra, Accept: asText ? '*/*' : 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -38,7 +43,10 @@ export async function api(method, path, body, { timeout = TIMEOUT_MS, text: asTe
   } catch {
     data = null;
   }
-  if (!res.ok) throw new ApiError(res.status, typeof data?.error === 'string' ? data.error : `HTTP ${res.status}`);
+  if (!res.ok) {
+    const message = typeof data?.error === 'string' ? data.error : `HTTP ${res.status}`;
+    throw new ApiError(res.status, message, typeof data?.code === 'string' ? data.code : '');
+  }
   return data;
 }
 

@@ -1,12 +1,14 @@
 // history-panel.js — owns the history panel beside the editor (a full-screen sheet on small
-// screens): the versions (named ones first, automatic ones folded away), comparing two points
-// (drawn by diff-view.js), the timeline with a read-only preview of the text at any moment, and
-// who wrote what (blame-view.js); for moderators also naming and restoring versions. The server
-// decides who may do what. Text from the server is only ever set as text; only the server's
+// screens): the versions (named ones first, automatic ones folded away), the document's adopted
+// editions in the public archive, comparing two points (drawn by diff-view.js), the timeline with
+// a read-only preview of the text at any moment, and who wrote what (blame-view.js); for
+// moderators also naming, restoring and adopting versions (adopt-dialog.js). The server decides
+// who may do what. Text from the server is only ever set as text; only the server's
 // rendered HTML of a text is shown as HTML, copied through rendered-html.js.
 import { api, docPath } from './api.js';
 import { t, onLangChange, formatDate, formatDateSeconds, formatNumber, translate } from './i18n.js';
 import { confirmAction } from './dialogs.js';
+import { adoptVersion, editionLabel, entryHref, isEntry } from './adopt-dialog.js';
 import { renderDiff, renderSummary } from './diff-view.js';
 import { renderBlame } from './blame-view.js';
 import { renderedHtml } from './rendered-html.js';
@@ -43,7 +45,7 @@ const isVersion = (v) =>
 /**
  * Wire the history button in `slot` to the panel in `main` for document `docId`, created at
  * `createdAt` (ms; null when unknown, which turns the timeline off). `canManage`: the caller may
- * name and restore versions. `ydoc` tells when the text changes; `blockKinds()` gives the
+ * name, restore and adopt versions. `ydoc` tells when the text changes; `blockKinds()` gives the
  * editor's blocks as `{kind, text}` for the authorship view.
  */
 export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blockKinds }) {
@@ -59,6 +61,9 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
 
   let versions = null;
   let versionsError = null;
+  // This document's entries in the archive, newest first.
+  let editions = [];
+  let editionsError = null;
   // The timeline runs from the creation to the moment the panel was opened.
   const span = { start: Number.isSafeInteger(createdAt) ? createdAt : null, end: Date.now() };
   let preview = null;
@@ -97,6 +102,7 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     $('#history-title').focus();
     renderTimeline();
     loadVersions();
+    loadEditions();
     if (blameToggle.checked) loadBlame();
   };
   const close = () => {
@@ -115,8 +121,15 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
 
   // --- Versions ----------------------------------------------------------------------------
 
-  const say = (text) => {
-    $('#versions-status').textContent = text;
+  /** Tell what became of an action, with a `link` ({text, href}) to follow up when given. */
+  const say = (text, link) => {
+    const status = $('#versions-status');
+    status.replaceChildren(text);
+    if (link) {
+      const a = el('a', '', link.text);
+      a.href = link.href;
+      status.append(' ', a);
+    }
   };
 
   const loadVersions = async () => {
@@ -157,13 +170,21 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     if (typeof version.created_by_name === 'string' && version.created_by_name) meta.append(` · ${version.created_by_name}`);
     item.append(head, meta);
     if (typeof version.note === 'string' && version.note) item.append(el('p', 'version-note', version.note));
+    for (const entry of editions.filter((e) => e.version === version.id)) {
+      head.append(' ', el('span', 'badge badge-adopted', t('versionAdoptedBadge', { n: entry.edition })));
+    }
     const name = version.name;
     const actions = el('div', 'version-actions');
     actions.append(
       actionButton('show', t('versionShow'), t('versionShowLabel', { name }), () => showVersion(version)),
       actionButton('compare', t('versionCompare'), t('versionCompareLabel', { name }), () => compareWith(version)),
     );
-    if (canManage) actions.append(actionButton('restore', t('versionRestore'), t('versionRestoreLabel', { name }), () => restore(version)));
+    if (canManage) {
+      actions.append(
+        actionButton('restore', t('versionRestore'), t('versionRestoreLabel', { name }), () => restore(version)),
+        actionButton('adopt', t('versionAdopt'), t('versionAdoptLabel', { name }), () => adopt(version)),
+      );
+    }
     item.append(actions);
     return item;
   };
@@ -268,6 +289,73 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     await loadVersions();
   };
 
+  // --- Adopted editions: the archive (adopting: moderators) ---------------------------------
+
+  // The panel's markup (index.html) predates the archive: its part is added here.
+  const editionsHeading = el('h4', '', t('editionsHeading'));
+  editionsHeading.id = 'editions-heading';
+  const editionsList = el('ul', 'editions');
+  editionsList.id = 'editions';
+  editionsList.setAttribute('aria-labelledby', 'editions-heading');
+  const editionsState = el('p', 'docs-state');
+  editionsState.id = 'editions-state';
+  const archiveNote = el('p', 'archive-note');
+  $('#auto-versions').after(editionsHeading, editionsList, editionsState, archiveNote);
+
+  const renderEditions = () => {
+    editionsHeading.textContent = t('editionsHeading');
+    editionsHeading.hidden = editions.length === 0;
+    editionsList.hidden = editions.length === 0;
+    editionsList.replaceChildren(
+      ...editions.map((entry) => {
+        const item = el('li', 'edition');
+        item.dataset.entryId = entry.id;
+        const link = el('a', '', editionLabel(entry));
+        link.href = entryHref(entry);
+        item.append(link);
+        const about = [entry.title, entry.adopted_by].filter((part) => typeof part === 'string' && part);
+        if (about.length > 0) item.append(el('span', 'edition-meta', ` · ${about.join(' · ')}`));
+        return item;
+      }),
+    );
+    editionsState.textContent = editionsError === null ? '' : t('editionsFailed', { msg: editionsError });
+    // "… im {link}.": the link sits where the sentence has it in either language.
+    const [before, after = ''] = t('archiveNote', { link: '\u0000' }).split('\u0000');
+    const link = el('a', '', t('archiveLink'));
+    link.href = '/archive';
+    link.id = 'archive-link';
+    archiveNote.replaceChildren(before, link, after);
+  };
+
+  const loadEditions = async () => {
+    try {
+      const list = await api('GET', `/api/archive?doc=${encodeURIComponent(docId)}`);
+      editions = Array.isArray(list) ? list.filter((e) => isEntry(e) && e.doc === docId).sort((a, b) => b.edition - a.edition) : [];
+      editionsError = null;
+    } catch (err) {
+      editionsError = errorText(err);
+    }
+    renderEditions();
+    renderVersions();
+    renderPoints();
+  };
+
+  const adopt = async (version) => {
+    say('');
+    const docTitle = slot.querySelector('#doc-title')?.textContent ?? '';
+    await adoptVersion({
+      docId,
+      version,
+      docTitle,
+      onAdopted: (entry) => {
+        say(t('adoptedStatus', { title: entry.title, edition: entry.edition }), { text: t('adoptView'), href: entryHref(entry) });
+        loadEditions();
+      },
+    });
+    const selector = `.version[data-version-id="${CSS.escape(version.id)}"] [data-action="adopt"]`;
+    (panel.querySelector(selector) ?? $('#history-title')).focus();
+  };
+
   // --- Points in time: what the compare menus offer -------------------------------------
 
   const timelineAt = () => {
@@ -294,6 +382,8 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     if (point === 'now') return t('pointNow');
     const version = versionById(point);
     if (version) return t('pointVersion', { name: version.name, date: formatDate(version.created_at) });
+    const entry = editions.find((e) => e.id === point);
+    if (entry) return editionLabel(entry);
     const at = Date.parse(point);
     return Number.isFinite(at) ? t('pointAt', { date: moment(at) }) : point;
   };
@@ -315,11 +405,16 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
       const options = [option('now', t('pointNow'))];
       if (at !== null) options.push(option('timeline', t('pointTimeline', { date: moment(at) })));
       if (span.start !== null) options.push(option('start', t('pointStart', { date: moment(span.start) })));
-      for (const [label, list] of [['compareVersions', named], ['compareAuto', auto]]) {
+      const groups = [
+        ['compareEditions', editions.map((e) => option(e.id, editionLabel(e)))],
+        ['compareVersions', named.map((v) => option(v.id, t('pointVersion', { name: v.name, date: formatDate(v.created_at) })))],
+        ['compareAuto', auto.map((v) => option(v.id, t('pointVersion', { name: v.name, date: formatDate(v.created_at) })))],
+      ];
+      for (const [label, list] of groups) {
         if (list.length === 0) continue;
         const group = el('optgroup');
         group.label = t(label);
-        group.append(...list.map((v) => option(v.id, t('pointVersion', { name: v.name, date: formatDate(v.created_at) }))));
+        group.append(...list);
         options.push(group);
       }
       select.replaceChildren(...options);
@@ -502,6 +597,7 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
 
   onLangChange(() => {
     renderVersions();
+    renderEditions();
     renderPoints();
     renderTimeline();
     if (preview !== null) $('#preview-heading').textContent = previewHeading();
@@ -510,5 +606,6 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
   });
   translate(panel);
   renderTimeline();
+  renderEditions();
   renderPoints();
 }

@@ -383,6 +383,8 @@ function describeEvent(entry) {
       return t('ev_version_named', { actor, name: d.name ?? '' });
     case 'version_restored':
       return t(d.changed === false ? 'ev_version_restored_unchanged' : 'ev_version_restored', { actor, name: d.name ?? '' });
+    case 'version_adopted':
+      return t('ev_version_adopted', { actor, title: d.title ?? '', entry: d.entry ?? '' });
     case 'person_joined':
     case 'doc_created':
     case 'doc_deleted':

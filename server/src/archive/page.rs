@@ -429,7 +429,7 @@ fn entry_path(id: &str) -> String {
 /// A complete HTML document. `title` is plain text; `head` and `body` are HTML.
 fn document(lang: Lang, title: &str, head: &str, body: &str) -> String {
     format!(
-        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<link rel=\"icon\" href=\"data:,\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title}</title>\n\
          <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{feed}\" href=\"{FEED_PATH}\">\n\
