@@ -2,6 +2,7 @@
 
 mod access;
 mod api;
+mod archive;
 mod binary;
 mod corruption;
 mod crash;
