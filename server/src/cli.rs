@@ -234,9 +234,9 @@ pub async fn archive(command: ArchiveCommand) -> Result<bool, CliError> {
 /// The store in `data` if no server holds it; `None` if a server runs on it (then ask the
 /// server).
 fn open_stopped(data: &Path) -> Result<Option<crate::store::Store>, CliError> {
-    if !data.exists() {
+    if !crate::store::Store::exists_in(data) {
         return Err(CliError::Usage(format!(
-            "{} does not exist: pass the data directory with --data",
+            "{} holds no Leitbild data: pass the server's data directory with --data",
             data.display()
         )));
     }

@@ -131,7 +131,7 @@ pub async fn adopt(
         Appended::Replayed(entry) => (entry, true),
         Appended::KeyReused(entry) => {
             return Err(ApiError::Conflict(format!(
-                "this Idempotency-Key was used to adopt version {} of {} as {}",
+                "this Idempotency-Key was used for another adoption (version {} of {}, entry {}); send a new key",
                 entry.version, entry.doc, entry.id
             )))
         }

@@ -29,7 +29,8 @@ pub enum Appended {
     New(Entry),
     /// The request with this idempotency key made this entry before.
     Replayed(Entry),
-    /// The idempotency key was used for a different adoption.
+    /// The idempotency key was used for a different adoption (another version, or other
+    /// words for the same one).
     KeyReused(Entry),
 }
 
@@ -47,7 +48,13 @@ impl Store {
         let kept = self.kept_entries()?;
         if let Some(key_used) = key_used {
             if let Some(earlier) = kept.iter().find(|k| k.key.as_deref() == Some(key_used)) {
-                let same = earlier.entry.doc == draft.doc && earlier.entry.version == draft.version;
+                let (e, a) = (&earlier.entry, &draft.adoption);
+                let same = e.doc == draft.doc
+                    && e.version == draft.version
+                    && e.title == a.title
+                    && e.adopted_by == a.adopted_by
+                    && e.decided_on == a.decided_on
+                    && e.note == a.note;
                 let entry = earlier.entry.clone();
                 // It was durable when it was answered; flush in case that answer was lost
                 // in a crash before the flush returned.
@@ -223,6 +230,16 @@ mod tests {
             .unwrap()
         {
             Appended::Replayed(entry) => assert_eq!(entry, a1),
+            other => panic!("{other:?}"),
+        }
+        let mut other_words = draft("x", "v1", "eins");
+        other_words.adoption.decided_on = "2026-09-30".into();
+        match store
+            .append_to_archive(other_words, Some("k1"))
+            .await
+            .unwrap()
+        {
+            Appended::KeyReused(entry) => assert_eq!(entry.id, "a1"),
             other => panic!("{other:?}"),
         }
         match store

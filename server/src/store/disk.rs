@@ -158,6 +158,12 @@ fn check_witness(trees: &Trees, dir: &Path) -> Result<(), StoreError> {
 /// (a damaged file it could not recover): that must be an error, not a fresh start.
 const STORE_MARKER: &str = "leitbild-store";
 
+/// Whether `dir` holds a store (sealed, or from before sealing): opening it must not
+/// make one.
+pub fn holds_store(dir: &Path) -> bool {
+    dir.join(STORE_MARKER).is_file() || dir.join("db").is_file()
+}
+
 /// Seals every value of a store from before sealing, and marks the store as sealed.
 fn seal_old_store(db: &sled::Db, dir: &Path) -> Result<(), StoreError> {
     let settings = db.open_tree(keys::SETTINGS)?;

@@ -211,6 +211,12 @@ impl Store {
         })
     }
 
+    /// Whether `dir` holds a store already (a check of a data directory must not create
+    /// one where there is none).
+    pub fn exists_in(dir: &Path) -> bool {
+        disk::holds_store(dir)
+    }
+
     /// The open database, unless storage is failing.
     fn trees(&self) -> Result<Arc<Trees>, StoreError> {
         if let Some(why) = self.failing() {
