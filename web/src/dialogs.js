@@ -35,10 +35,10 @@ export function confirmAction(question, yes) {
 
 /**
  * Ask for a text: `title` heads the dialog, `label` names the field (prefilled with `value`),
- * `save` labels the button. An empty text gets the message `requiredMessage`. Resolves with the
- * trimmed text, or null when cancelled.
+ * `save` labels the button. An empty text gets the message `requiredMessage`; `check` may refuse
+ * others by returning a message ('' accepts). Resolves with the trimmed text, or null when cancelled.
  */
-export function promptText({ title, label, value, save, requiredMessage }) {
+export function promptText({ title, label, value, save, requiredMessage, check = () => '' }) {
   const dialog = document.getElementById('text-dialog');
   const form = document.getElementById('text-form');
   const input = document.getElementById('text-input');
@@ -62,8 +62,9 @@ export function promptText({ title, label, value, save, requiredMessage }) {
     const onSubmit = (event) => {
       event.preventDefault();
       const text = input.value.trim();
-      if (!text) {
-        error.textContent = requiredMessage;
+      const problem = text ? check(text) : requiredMessage;
+      if (problem) {
+        error.textContent = problem;
         input.setAttribute('aria-invalid', 'true');
         input.focus();
         return;

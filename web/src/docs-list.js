@@ -25,6 +25,14 @@ const toMs = (time) => (typeof time === 'number' ? time : Date.parse(time) || 0)
 
 const errorText = (err) => (err.status === 0 ? t('noConnection') : err.message);
 
+/** What is wrong with a (trimmed) document title, in the page's language, or '' when nothing is. */
+function titleProblem(title) {
+  if (!title) return t('titleRequired');
+  // "???" or "--" names nothing that a list of documents could tell apart.
+  if (!/[\p{L}\p{N}]/u.test(title)) return t('titleNoLetters');
+  return '';
+}
+
 /** Render the start page into `main`: who may see what is the server's answer to /api/me. */
 export async function showDocsList(main) {
   const access = await fetchMe(null);
@@ -113,6 +121,7 @@ export async function showDocsList(main) {
       value: doc.title,
       save: t('renameSave'),
       requiredMessage: t('titleRequired'),
+      check: titleProblem,
     });
     if (title === null || title === doc.title) return;
     notice.textContent = '';
@@ -213,8 +222,9 @@ function wireCreateForm(main) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const title = input.value.trim();
-    if (!title) {
-      error.textContent = t('titleRequired');
+    const problem = titleProblem(title);
+    if (problem) {
+      error.textContent = problem;
       input.setAttribute('aria-invalid', 'true');
       input.focus();
       return;

@@ -240,7 +240,12 @@ export function showNotFound(main, key) {
   const link = document.createElement('a');
   link.href = '/';
   link.dataset.i18n = 'backToList';
-  main.replaceChildren(text, link);
+  const back = document.createElement('p');
+  back.append(link);
+  const section = document.createElement('section');
+  section.className = 'not-found';
+  section.append(text, back);
+  main.replaceChildren(section);
   translate(main);
 }
 

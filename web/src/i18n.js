@@ -1,13 +1,14 @@
 // i18n.js — owns every UI string (German default, English), the chosen language, and <html lang>.
 import { readItem, writeItem } from './storage.js';
 
-const STRINGS = {
+export const STRINGS = {
   de: {
     appName: 'Leitbild',
     skipToContent: 'Zum Inhalt springen',
     language: 'Sprache',
     docsHeading: 'Dokumente',
     newDocLabel: 'Titel für ein neues Dokument',
+    newDocPlaceholder: 'z. B. Leitbild Bildungsregion 2030',
     create: 'Anlegen',
     colTitle: 'Titel',
     colUpdated: 'Letzte Änderung',
@@ -20,6 +21,7 @@ const STRINGS = {
     loadFailed: 'Die Dokumente konnten nicht geladen werden.',
     createFailed: 'Das Dokument konnte nicht angelegt werden: {msg}',
     titleRequired: 'Bitte geben Sie einen Titel ein.',
+    titleNoLetters: 'Bitte geben Sie einen Titel mit Buchstaben oder Ziffern ein.',
     notFound: 'Dieses Dokument gibt es nicht.',
     backToList: 'Zur Dokumentenliste',
     rename: 'Umbenennen',
@@ -80,7 +82,7 @@ const STRINGS = {
     counts: '{words} Wörter · {chars} Zeichen',
     countsOne: '1 Wort · {chars} Zeichen',
     nameTitle: 'Wie heißen Sie?',
-    nameHint: 'Ihr Name wird den anderen neben Ihrer Schreibmarke und in der Liste „Jetzt dabei“ angezeigt.',
+    nameHint: 'Ihr Name wird den anderen neben Ihrem Cursor und in der Liste „Jetzt dabei“ angezeigt.',
     nameLabel: 'Ihr Name',
     nameSave: 'Weiter',
     nameRequired: 'Bitte geben Sie Ihren Namen ein.',
@@ -307,6 +309,7 @@ const STRINGS = {
     language: 'Language',
     docsHeading: 'Documents',
     newDocLabel: 'Title for a new document',
+    newDocPlaceholder: 'e.g. Leitbild Bildungsregion 2030',
     create: 'Create',
     colTitle: 'Title',
     colUpdated: 'Last change',
@@ -319,6 +322,7 @@ const STRINGS = {
     loadFailed: 'The documents could not be loaded.',
     createFailed: 'The document could not be created: {msg}',
     titleRequired: 'Please enter a title.',
+    titleNoLetters: 'Please enter a title with letters or digits.',
     notFound: 'This document does not exist.',
     backToList: 'Back to the document list',
     rename: 'Rename',
@@ -632,10 +636,11 @@ export function onLangChange(fn) {
   return () => listeners.delete(fn);
 }
 
-/** Fill text (data-i18n) and aria-label/title (data-i18n-aria) of everything under `root`. */
+/** Fill text (data-i18n), placeholders (data-i18n-placeholder) and aria-label/title (data-i18n-aria) of everything under `root`. */
 export function translate(root) {
   document.documentElement.lang = current;
   for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
   for (const el of root.querySelectorAll('[data-i18n-aria]')) {
     el.setAttribute('aria-label', t(el.dataset.i18nAria));
     el.title = t(el.dataset.i18nAria);
