@@ -214,3 +214,58 @@ async fn a_local_copy_of_an_earlier_document_is_refused_with_4409() {
     let plain = crate::support::Client::connect(&url).await;
     assert!(!plain.is_disconnected());
 }
+
+#[tokio::test]
+async fn the_document_list_counts_words_and_names_who_edited_last() {
+    let server = TestServer::start().await;
+    let list = || async {
+        let docs: Value = crate::support::admin_get(server.url("/api/docs"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        docs[0].clone()
+    };
+    let txt = crate::support::admin_get(server.url("/api/docs/bildungsleitbild/text?format=txt"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let demo_words = txt.split_whitespace().count() as u64;
+    let demo = list().await;
+    assert_eq!(demo["words"].as_u64(), Some(demo_words), "{demo}");
+    assert!(demo.get("updated_by").is_none(), "{demo}");
+
+    let invite: Value = crate::support::admin_http()
+        .post(server.url("/api/docs/bildungsleitbild/invites"))
+        .json(&json!({ "role": "editor", "name": "Erika Editorin" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = invite["token"].as_str().unwrap();
+    let editor =
+        crate::support::Client::connect(&server.ws_url_with("bildungsleitbild", token)).await;
+    editor.push_paragraph("eins zwei drei").await;
+
+    let deadline = tokio::time::Instant::now() + crate::support::WAIT;
+    loop {
+        let doc = list().await;
+        if doc["words"].as_u64() == Some(demo_words + 3)
+            && doc["updated_by"]["name"] == "Erika Editorin"
+        {
+            let id = doc["updated_by"]["id"].as_str().unwrap();
+            assert!(id.starts_with("i:"), "an invite's identity, not {id}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the list never showed the edit: {doc}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

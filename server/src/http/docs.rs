@@ -30,6 +30,11 @@ pub struct DocEntry {
     pub created_at: u64,
     pub updated_at: u64,
     pub size: u64,
+    /// Words in the text (counted at most once a second while people type).
+    pub words: u64,
+    /// Who edited last: `{"id", "name"}`; absent before the first edit by a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<Person>,
     /// The caller's role on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
@@ -39,6 +44,13 @@ pub struct DocEntry {
     /// When the trash lets go of it for good (RFC 3339); only trash listings have it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purge_at: Option<String>,
+}
+
+/// A person as the document list names them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
 }
 
 impl DocEntry {
@@ -52,6 +64,11 @@ impl DocEntry {
             created_at: meta.created_at,
             updated_at: meta.updated_at,
             size: meta.size,
+            words: meta.words,
+            updated_by: meta.updated_by.map(|id| Person {
+                name: String::new(),
+                id,
+            }),
             role,
             deleted_at: meta.deleted_at,
             purge_at,
@@ -78,6 +95,10 @@ pub async fn list(
             Some(DocEntry::new(&n, m, Some(role)))
         })
         .collect();
+    let mut names = super::history::Names::default();
+    for person in docs.iter_mut().filter_map(|d| d.updated_by.as_mut()) {
+        person.name = names.name(&state, &person.id);
+    }
     docs.sort_by_key(|d| std::cmp::Reverse(d.updated_at));
     Ok(Json(docs))
 }
@@ -329,6 +350,13 @@ pub async fn seed_demo(store: &Store) -> Result<(), StoreError> {
     let update = crate::demo::demo_update();
     let mut meta = DocMeta::new(crate::demo::DEMO_TITLE, now);
     meta.size = update.len() as u64;
+    meta.words = crate::history::restore::doc_of(&update)
+        .map(|doc| {
+            crate::render::render(&doc, crate::render::Format::Text)
+                .split_whitespace()
+                .count() as u64
+        })
+        .unwrap_or(0);
     let name =
         DocName::parse(crate::demo::DEMO_ID).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let record = Record {

@@ -74,10 +74,10 @@ fn view(state: &AppState, version: Version, names: &mut Names) -> VersionView {
 
 /// Display names of identities, looked up once each.
 #[derive(Default)]
-struct Names(HashMap<String, String>);
+pub(super) struct Names(HashMap<String, String>);
 
 impl Names {
-    fn name(&mut self, state: &AppState, id: &str) -> String {
+    pub(super) fn name(&mut self, state: &AppState, id: &str) -> String {
         if let Some(name) = self.0.get(id) {
             return name.clone();
         }

@@ -9,6 +9,7 @@ use yrs::sync::{Message, SyncMessage};
 
 use super::checkpoint::merge;
 use super::{Accepted, Participant, PeerId, Room, Target, Unrecorded};
+use crate::render::{self, Format};
 use crate::store::{now_ms, Record, StoreError};
 
 impl Room {
@@ -64,6 +65,9 @@ impl Room {
         let unrecorded = self.unrecorded.get_or_insert(Unrecorded::default());
         unrecorded.updated_at = now;
         unrecorded.size += written;
+        if let Some((_, last)) = records.last() {
+            unrecorded.updated_by.clone_from(&last.author);
+        }
         if self
             .meta_written_ms
             .is_none_or(|at| now.saturating_sub(at) >= 1000)
@@ -84,13 +88,21 @@ impl Room {
         Ok(())
     }
 
-    /// Counts the edits since the last call in the document's metadata. Only `updated_at`
-    /// and `size` change, atomically, so a rename made meanwhile is kept.
+    /// Counts the edits since the last call in the document's metadata, with the text's
+    /// words and who edited last (at most once a second while people type). Only those
+    /// fields change, atomically, so a rename made meanwhile is kept.
     pub(super) fn record_meta(&mut self, now: u64) -> Result<(), StoreError> {
         if let Some(unrecorded) = self.unrecorded.take() {
+            let words = render::render(self.awareness.doc(), Format::Text)
+                .split_whitespace()
+                .count() as u64;
             self.store.update_meta(&self.name, |meta| {
                 meta.updated_at = meta.updated_at.max(unrecorded.updated_at);
                 meta.size += unrecorded.size;
+                meta.words = words;
+                if unrecorded.updated_by.is_some() {
+                    meta.updated_by.clone_from(&unrecorded.updated_by);
+                }
             })?;
             self.meta_written_ms = Some(now);
         }

@@ -243,6 +243,8 @@ fn has_pending(doc: &yrs::Doc) -> bool {
 struct Unrecorded {
     updated_at: u64,
     size: u64,
+    /// Who made the latest of them.
+    updated_by: Option<String>,
 }
 
 /// Why a room stops before its mailbox closes.

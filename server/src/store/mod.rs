@@ -77,6 +77,12 @@ pub struct DocMeta {
     /// Bytes appended to the document's log (before compaction): a measure of how much
     /// has been written, shown in the document list.
     pub size: u64,
+    /// Words in the text, counted when the metadata was last brought up to date.
+    #[serde(default)]
+    pub words: u64,
+    /// The identity that made the latest edit counted here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
     /// Set while the document is in the trash (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<u64>,
@@ -90,6 +96,8 @@ impl DocMeta {
             created_at: now,
             updated_at: now,
             size: 0,
+            words: 0,
+            updated_by: None,
             deleted_at: None,
         }
     }
