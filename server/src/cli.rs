@@ -231,6 +231,128 @@ pub async fn archive(command: ArchiveCommand) -> Result<bool, CliError> {
     Ok(false)
 }
 
+/// `leitbild check`: where the data is, or which server to ask.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Ask the server at this URL (http://HOST:PORT) instead; needs the admin token.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The admin token, for --server.
+    #[arg(long, env = "LEITBILD_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// Checks every document, version and archive entry; `Ok(false)` when anything is
+/// damaged. Reads a stopped server's data directory itself, and asks a running one.
+pub async fn check(args: CheckArgs) -> Result<bool, CliError> {
+    let report = match &args.server {
+        Some(url) => {
+            let token = args.admin_token.as_deref().ok_or_else(|| {
+                CliError::Usage("--server needs the admin token (LEITBILD_ADMIN_TOKEN)".into())
+            })?;
+            let (status, report) = over_tcp(url, token, "/api/admin/check").await?;
+            answered_report(status, report)?
+        }
+        None => match open_stopped(&args.target.data)? {
+            Some(store) => {
+                eprintln!("Checking {} …", args.target.data.display());
+                let mut seen = 0;
+                let report = crate::check::check(&store, |name| {
+                    seen += 1;
+                    eprintln!("  document {seen}: {name}");
+                })
+                .map_err(|e| CliError::Usage(format!("cannot read the data directory: {e}")))?;
+                serde_json::to_value(report).unwrap_or(Value::Null)
+            }
+            None => {
+                eprintln!(
+                    "A server runs on {}; asking it …",
+                    args.target.data.display()
+                );
+                let (status, report) =
+                    request(&args.target.data, Method::GET, "/api/admin/check", None).await?;
+                answered_report(status, report)?
+            }
+        },
+    };
+    let count = |field: &str| report[field].as_u64().unwrap_or(0);
+    println!(
+        "{} documents, {} log records, {} versions, {} archive entries checked.",
+        count("documents"),
+        count("log_records"),
+        count("versions"),
+        count("archive_entries")
+    );
+    let findings = report["findings"].as_array().cloned().unwrap_or_default();
+    if report["ok"].as_bool() == Some(true) {
+        println!("Everything is intact.");
+        return Ok(true);
+    }
+    for finding in &findings {
+        println!(
+            "DAMAGED: {}: {}",
+            finding["subject"].as_str().unwrap_or("?"),
+            finding["problem"].as_str().unwrap_or("?")
+        );
+    }
+    println!("{} problem(s) found.", findings.len().max(1));
+    Ok(false)
+}
+
+/// A report the server answered: 200 (intact) or 409 (damaged); anything else is an error.
+fn answered_report(status: StatusCode, report: Value) -> Result<Value, CliError> {
+    if status.is_success() || status == StatusCode::CONFLICT {
+        return Ok(report);
+    }
+    let message = report["error"].as_str().unwrap_or("no details").to_owned();
+    Err(CliError::Refused { status, message })
+}
+
+/// One GET with the admin token to a server at `url` (plain HTTP).
+async fn over_tcp(url: &str, token: &str, path: &str) -> Result<(StatusCode, Value), CliError> {
+    let authority = url
+        .strip_prefix("http://")
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--server {url}: give an http:// address (for https, run the check on the server's machine with --data)"
+            ))
+        })?
+        .trim_end_matches('/');
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot reach {url}: {e}")))?;
+    let protocol = |e: &dyn std::fmt::Display| CliError::Protocol(e.to_string());
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| protocol(&e))?;
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| protocol(&e))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| protocol(&e))?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| protocol(&e))?
+        .to_bytes();
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
+}
+
 /// The store in `data` if no server holds it; `None` if a server runs on it (then ask the
 /// server).
 fn open_stopped(data: &Path) -> Result<Option<crate::store::Store>, CliError> {

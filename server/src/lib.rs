@@ -7,6 +7,7 @@ pub mod access;
 pub mod archive;
 mod assets;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod config;
 mod connection;

@@ -2,7 +2,7 @@
 //! the operator's commands, which talk to a running server).
 
 use clap::{Parser, Subcommand};
-use leitbild::cli::{self, ArchiveCommand, InviteCommand, Target};
+use leitbild::cli::{self, ArchiveCommand, CheckArgs, InviteCommand, Target};
 use leitbild::config::Config;
 use leitbild::Started;
 use tracing_subscriber::EnvFilter;
@@ -30,6 +30,9 @@ enum Command {
     /// Check the archive of adopted texts.
     #[command(subcommand)]
     Archive(ArchiveCommand),
+    /// Check a whole data directory: every document's log and snapshot, every version,
+    /// the archive; exit code 0 only when everything is intact.
+    Check(CheckArgs),
 }
 
 #[tokio::main]
@@ -71,6 +74,13 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve(config)) => config,
         Some(Command::Invite(command)) => return operator(cli::invite(command).await),
         Some(Command::AdminLink(target)) => return operator(cli::admin_link(target).await),
+        Some(Command::Check(args)) => {
+            return match cli::check(args).await {
+                Ok(true) => Ok(()),
+                Ok(false) => std::process::exit(1),
+                Err(e) => operator(Err(e)),
+            }
+        }
         Some(Command::Archive(command)) => {
             return match cli::archive(command).await {
                 Ok(true) => Ok(()),

@@ -47,7 +47,7 @@ fn request(method: Method, base: &str, path: &str, token: &str) -> reqwest::Requ
     }
 }
 
-fn base(server: &TestServer) -> String {
+pub(crate) fn base(server: &TestServer) -> String {
     format!("http://{}", server.addr)
 }
 
@@ -93,7 +93,13 @@ async fn adopt(
 }
 
 /// Adopts and expects a new entry.
-async fn adopted(base: &str, token: &str, doc: &str, version: &str, title: &str) -> Value {
+pub(crate) async fn adopted(
+    base: &str,
+    token: &str,
+    doc: &str,
+    version: &str,
+    title: &str,
+) -> Value {
     let response = adopt(base, token, doc, version, &adoption(title), None).await;
     assert_eq!(response.status(), 201, "adopting {doc} {version}");
     assert!(response.headers().get("idempotent-replayed").is_none());
@@ -265,7 +271,11 @@ fn segments(diff: &Value, op: &str) -> Vec<String> {
 }
 
 /// A document with one typed paragraph and a version of it; returns the doc and version.
-async fn doc_with_version(server: &TestServer, title: &str, text: &str) -> (String, String) {
+pub(crate) async fn doc_with_version(
+    server: &TestServer,
+    title: &str,
+    text: &str,
+) -> (String, String) {
     let doc = create_doc(server, title).await;
     let writer = server.connect(&doc).await;
     writer.push_paragraph(text).await;
@@ -628,7 +638,7 @@ async fn an_idempotency_key_makes_one_entry_however_often_it_is_sent() {
 }
 
 /// Runs `leitbild ARGS --data DIR`; returns exit code and stdout plus stderr.
-async fn leitbild(data: &Path, args: &[&str]) -> (i32, String) {
+pub(crate) async fn leitbild(data: &Path, args: &[&str]) -> (i32, String) {
     let output = tokio::process::Command::new(binary())
         .args(args)
         .arg("--data")
@@ -661,7 +671,13 @@ fn checksum(key: &[u8], value: &[u8]) -> [u8; 4] {
 /// must be stopped). `change` gets the value inside its seal; with `reseal` the changed
 /// value gets a matching checksum (someone who knows the format), without it the sealed
 /// bytes are changed as they are (a bit flipped on disk).
-fn tamper(data: &Path, tree: &str, key: &[u8], reseal: bool, change: impl FnOnce(&mut Vec<u8>)) {
+pub(crate) fn tamper(
+    data: &Path,
+    tree: &str,
+    key: &[u8],
+    reseal: bool,
+    change: impl FnOnce(&mut Vec<u8>),
+) {
     wait_until_unlocked(data);
     let db = sled::open(data).expect("the stopped server's database opens");
     let tree = db.open_tree(tree).unwrap();
@@ -697,7 +713,7 @@ extern "C" {
 /// Waits until nothing holds the database's lock (sled's `flock` on `db`): sled's own
 /// threads can hold it a moment after the last handle is dropped, and a command that
 /// finds it held would ask a running server instead of opening the directory.
-fn wait_until_unlocked(data: &Path) {
+pub(crate) fn wait_until_unlocked(data: &Path) {
     use std::os::fd::AsRawFd;
     const LOCK_EX: i32 = 2;
     const LOCK_NB: i32 = 4;
@@ -716,7 +732,7 @@ fn wait_until_unlocked(data: &Path) {
 }
 
 /// Changes a sealed JSON value underneath the server, with a matching checksum.
-fn tamper_json(data: &Path, tree: &str, key: &[u8], change: impl FnOnce(&mut Value)) {
+pub(crate) fn tamper_json(data: &Path, tree: &str, key: &[u8], change: impl FnOnce(&mut Value)) {
     tamper(data, tree, key, true, |value| {
         let mut json: Value = serde_json::from_slice(value).unwrap();
         change(&mut json);
@@ -724,7 +740,7 @@ fn tamper_json(data: &Path, tree: &str, key: &[u8], change: impl FnOnce(&mut Val
     });
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();

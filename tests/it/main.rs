@@ -4,6 +4,7 @@ mod access;
 mod api;
 mod archive;
 mod binary;
+mod check;
 mod corruption;
 mod crash;
 mod durability;

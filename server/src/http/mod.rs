@@ -5,6 +5,7 @@
 
 mod archive;
 mod caller;
+mod check;
 mod docs;
 mod history;
 mod invites;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(me::show).patch(me::rename))
         .route("/api/session", post(me::sign_in).delete(me::sign_out))
         .route("/api/admin/link", post(me::admin_link))
+        .route("/api/admin/check", get(check::check))
         .route("/api/audit", get(invites::server_audit))
         .route("/api/trash", get(docs::trash))
         .route("/api/docs", get(docs::list).post(docs::create))

@@ -60,6 +60,27 @@ pub struct Trees {
     pub archive_frozen: Table,
 }
 
+impl Trees {
+    /// Every table with its name, for whole-store passes.
+    pub fn all(&self) -> [(&'static str, &Table); 13] {
+        [
+            (keys::META, &self.meta),
+            (keys::LOG, &self.log),
+            (keys::SNAP, &self.snap),
+            (keys::HEADS, &self.heads),
+            (keys::INVITES, &self.invites),
+            (keys::TOKENS, &self.tokens),
+            (keys::PEOPLE, &self.people),
+            (keys::AUDIT, &self.audit),
+            (keys::SETTINGS, &self.settings),
+            (keys::VERSIONS, &self.versions),
+            (keys::VERSION_STATES, &self.version_states),
+            (keys::ARCHIVE, &self.archive),
+            (keys::ARCHIVE_FROZEN, &self.archive_frozen),
+        ]
+    }
+}
+
 /// Opens the database in `dir`. A store written before values were sealed is sealed
 /// first, in place.
 pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreError> {

@@ -12,6 +12,7 @@
 
 mod access;
 mod archive;
+mod check;
 mod disk;
 mod keys;
 mod table;
@@ -27,6 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use access::{Joined, Scope};
 pub use archive::Appended;
+pub use check::DocForCheck;
 pub use disk::FlushHook;
 pub use keys::Record;
 
