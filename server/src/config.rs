@@ -73,6 +73,19 @@ pub struct Config {
     #[arg(long, env = "LEITBILD_PRIVATE_ARCHIVE")]
     pub private_archive: bool,
 
+    /// Take a backup (a portable export, docs/operations.md) into this directory every
+    /// `--backup-every`.
+    #[arg(long, env = "LEITBILD_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
+    /// How often to back up into `--backup-dir`: seconds, or with a unit (90s, 30m, 1h, 1d).
+    #[arg(long, env = "LEITBILD_BACKUP_EVERY", default_value = "1h", value_parser = parse_interval)]
+    pub backup_every: Duration,
+
+    /// How many backups to keep in `--backup-dir` (the oldest go first).
+    #[arg(long, env = "LEITBILD_BACKUP_KEEP", default_value_t = 48)]
+    pub backup_keep: usize,
+
     /// Deepest nesting of content accepted from peers.
     #[arg(long, env = "LEITBILD_MAX_DEPTH", default_value_t = 64)]
     pub max_depth: usize,
@@ -145,6 +158,9 @@ impl Default for Config {
             checkpoint_secs: 60,
             auto_version_secs: 600,
             private_archive: false,
+            backup_dir: None,
+            backup_every: Duration::from_secs(3600),
+            backup_keep: 48,
             max_depth: 64,
             max_awareness_entries: 1000,
             cache_mb: 64,
@@ -186,4 +202,26 @@ impl Config {
 /// The control socket of the server whose data lives in `data`.
 pub fn control_socket(data: &std::path::Path) -> PathBuf {
     data.join("control.sock")
+}
+
+/// An interval as an operator writes it: `90`, `90s`, `30m`, `1h` or `1d`.
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: use seconds or a unit: 90s, 30m, 1h, 1d")),
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n.saturating_mul(seconds))),
+        _ => Err(format!(
+            "{text:?}: a positive number with a unit: 90s, 30m, 1h, 1d"
+        )),
+    }
 }

@@ -251,11 +251,15 @@ async fn the_document_list_counts_words_and_names_who_edited_last() {
     let editor =
         crate::support::Client::connect(&server.ws_url_with("bildungsleitbild", token)).await;
     editor.push_paragraph("eins zwei drei").await;
+    // Within the second after the first edit: counted when the second is over, without
+    // waiting for another edit.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    editor.push_paragraph("vier fünf").await;
 
     let deadline = tokio::time::Instant::now() + crate::support::WAIT;
     loop {
         let doc = list().await;
-        if doc["words"].as_u64() == Some(demo_words + 3)
+        if doc["words"].as_u64() == Some(demo_words + 5)
             && doc["updated_by"]["name"] == "Erika Editorin"
         {
             let id = doc["updated_by"]["id"].as_str().unwrap();

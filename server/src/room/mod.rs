@@ -355,6 +355,13 @@ impl Room {
                     self.auto_version(versions::AFTER_EDITS).await;
                     continue;
                 }
+                Wake::MetaDue => {
+                    if let Err(e) = self.record_meta(now_ms()) {
+                        tracing::warn!(error = %e, "cannot count the last edits in the metadata");
+                        self.unrecorded = None;
+                    }
+                    continue;
+                }
                 Wake::Idle => {
                     self.auto_version(versions::ON_CLOSE).await;
                     // Save everything while still registered, so that a room opened

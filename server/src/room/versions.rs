@@ -2,7 +2,7 @@
 //! time) and when the document is closed after edits, the room keeps its text as a
 //! version of kind `auto`, so that history has useful points without anyone clicking.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use yrs::{ReadTxn, StateVector, Transact};
@@ -22,12 +22,18 @@ pub(super) enum Wake {
     BurstEnded,
     /// No peers and nothing to do for the unload time.
     Idle,
+    /// Edits wait to be counted in the document's metadata (at most a second).
+    MetaDue,
 }
 
 impl Room {
-    /// Waits for the next command, the end of a burst of edits, or (without peers) the
-    /// idle time.
+    /// Waits for the next command, the end of a burst of edits, the time to count the
+    /// last edits in the metadata, or (without peers) the idle time.
     pub(super) async fn next_wake(&self, rx: &mut mpsc::Receiver<Command>) -> Wake {
+        let meta_due = self.unrecorded.as_ref().map(|_| {
+            let since = now_ms().saturating_sub(self.meta_written_ms.unwrap_or(0));
+            Instant::now() + Duration::from_millis(1000u64.saturating_sub(since))
+        });
         let burst_end = self
             .unversioned_since
             .map(|at| at + self.settings.auto_version);
@@ -45,6 +51,7 @@ impl Room {
             command = rx.recv() => Wake::Command(command),
             () = sleep_until(burst_end) => Wake::BurstEnded,
             () = sleep_until(idle) => Wake::Idle,
+            () = sleep_until(meta_due) => Wake::MetaDue,
         }
     }
 
