@@ -301,6 +301,194 @@ pub async fn check(args: CheckArgs) -> Result<bool, CliError> {
     Ok(false)
 }
 
+/// `leitbild export`: everything in a portable file.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The file to write (gzip'd JSON Lines).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `leitbild import`: a portable file into a new data directory.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The export (or backup) file.
+    pub file: PathBuf,
+    /// The data directory to create; it must not hold data yet.
+    #[arg(long)]
+    pub data: PathBuf,
+}
+
+/// `leitbild backup`: a backup of a running (or stopped) server into a directory.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The directory to put the backup file in.
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+/// `leitbild restore`: the newest backup in a directory (or one backup file) into a new
+/// data directory.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// A backup directory (its newest backup is taken) or a backup file.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The data directory to create; it must not hold data yet.
+    #[arg(long)]
+    pub data: PathBuf,
+}
+
+/// Writes an export of `data` to `out`: read directly when no server runs on it, else
+/// made by the server. Written to a temporary name and renamed when whole.
+async fn export_to(data: &Path, out: &Path) -> Result<crate::portable::Moved, CliError> {
+    let failed =
+        |e: &dyn std::fmt::Display| CliError::Usage(format!("cannot write {}: {e}", out.display()));
+    let partial = out.with_extension("partial");
+    let moved = match open_stopped(data)? {
+        Some(store) => {
+            eprintln!("Exporting {} …", data.display());
+            let file = std::fs::File::create(&partial).map_err(|e| failed(&e))?;
+            let mut writer = std::io::BufWriter::new(file);
+            let moved = crate::portable::export(&store, &mut writer, |n| {
+                eprintln!("  {n} items");
+            })
+            .map_err(|e| failed(&e))?;
+            let file = writer.into_inner().map_err(|e| failed(&e.into_error()))?;
+            file.sync_all().map_err(|e| failed(&e))?;
+            moved
+        }
+        None => {
+            eprintln!("A server runs on {}; it makes the export …", data.display());
+            let (status, bytes) = request_bytes(data, "/api/admin/export").await?;
+            if !status.is_success() {
+                let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                let message = value["error"].as_str().unwrap_or("no details").to_owned();
+                return Err(CliError::Refused { status, message });
+            }
+            std::fs::write(&partial, &bytes).map_err(|e| failed(&e))?;
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| failed(&e))?;
+            crate::portable::Moved {
+                items: 0,
+                bytes: bytes.len() as u64,
+            }
+        }
+    };
+    std::fs::rename(&partial, out).map_err(|e| failed(&e))?;
+    Ok(moved)
+}
+
+pub async fn export(args: ExportArgs) -> Result<(), CliError> {
+    let started = std::time::Instant::now();
+    export_to(&args.target.data, &args.out).await?;
+    let size = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "Exported to {} ({} KiB) in {:.1} s.",
+        args.out.display(),
+        size / 1024,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub async fn backup(args: BackupArgs) -> Result<(), CliError> {
+    let name = format!(
+        "leitbild-backup-{}.jsonl.gz",
+        crate::timestamp::to_rfc3339(crate::store::now_ms())
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    );
+    std::fs::create_dir_all(&args.to)
+        .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", args.to.display())))?;
+    let out = args.to.join(name);
+    export_to(&args.target.data, &out).await?;
+    println!("Backup written: {}", out.display());
+    Ok(())
+}
+
+/// Imports `file` into the new data directory `data`, then checks the result; `Ok(false)`
+/// when the check finds damage.
+async fn import_into(file: &Path, data: &Path) -> Result<bool, CliError> {
+    let input = std::fs::File::open(file)
+        .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+    if crate::store::Store::exists_in(data) {
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+        match crate::store::Store::open(data, 16 << 20, metrics) {
+            Err(crate::store::StoreError::Locked) => {
+                return Err(CliError::Usage(format!(
+                    "a server runs on {}: import into a new, empty data directory",
+                    data.display()
+                )))
+            }
+            Ok(store) if !store.is_empty_for_import().unwrap_or(false) => {
+                return Err(CliError::Usage(format!(
+                    "{} already holds data: import into a new, empty data directory (merging is not supported)",
+                    data.display()
+                )))
+            }
+            _ => {}
+        }
+    }
+    std::fs::create_dir_all(data)
+        .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", data.display())))?;
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
+    let store = crate::store::Store::open(data, 64 << 20, metrics)
+        .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", data.display())))?;
+    if !store.is_empty_for_import().unwrap_or(false) {
+        return Err(CliError::Usage(format!(
+            "{} already holds data: import into a new, empty data directory",
+            data.display()
+        )));
+    }
+    eprintln!("Importing {} into {} …", file.display(), data.display());
+    let moved = crate::portable::import(&store, std::io::BufReader::new(input), |n| {
+        eprintln!("  {n} items");
+    })
+    .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+    store
+        .flush()
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", data.display())))?;
+    println!("Imported {} items into {}.", moved.items, data.display());
+    let report = crate::check::check(&store, |_| {})
+        .map_err(|e| CliError::Usage(format!("cannot check {}: {e}", data.display())))?;
+    if report.ok {
+        println!(
+            "Checked: {} documents, {} versions, {} archive entries, all intact.",
+            report.documents, report.versions, report.archive_entries
+        );
+    } else {
+        for finding in &report.findings {
+            println!("DAMAGED: {}: {}", finding.subject, finding.problem);
+        }
+    }
+    Ok(report.ok)
+}
+
+pub async fn import(args: ImportArgs) -> Result<bool, CliError> {
+    import_into(&args.file, &args.data).await
+}
+
+pub async fn restore(args: RestoreArgs) -> Result<bool, CliError> {
+    let file = if args.from.is_dir() {
+        crate::backup::list(&args.from)
+            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", args.from.display())))?
+            .pop()
+            .ok_or_else(|| CliError::Usage(format!("{} holds no backups", args.from.display())))?
+    } else {
+        args.from.clone()
+    };
+    println!("Restoring {} …", file.display());
+    import_into(&file, &args.data).await
+}
+
 /// A report the server answered: 200 (intact) or 409 (damaged); anything else is an error.
 fn answered_report(status: StatusCode, report: Value) -> Result<Value, CliError> {
     if status.is_success() || status == StatusCode::CONFLICT {
@@ -426,6 +614,42 @@ async fn call(
         return Err(CliError::Refused { status, message });
     }
     Ok(value)
+}
+
+/// One GET over the control socket: the status and the body's bytes.
+async fn request_bytes(data: &Path, path: &str) -> Result<(StatusCode, Bytes), CliError> {
+    let socket = control_socket(data);
+    let stream = tokio::net::UnixStream::connect(&socket)
+        .await
+        .map_err(|source| CliError::NotRunning {
+            socket: socket.clone(),
+            data: data.to_path_buf(),
+            source,
+        })?;
+    let protocol = |e: &dyn std::fmt::Display| CliError::Protocol(e.to_string());
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| protocol(&e))?;
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(Method::GET)
+        .uri(path)
+        .header(hyper::header::HOST, "localhost")
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| protocol(&e))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| protocol(&e))?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| protocol(&e))?
+        .to_bytes();
+    Ok((status, bytes))
 }
 
 /// One API request over the control socket: the status and the JSON answer, whatever

@@ -2,7 +2,10 @@
 //! the operator's commands, which talk to a running server).
 
 use clap::{Parser, Subcommand};
-use leitbild::cli::{self, ArchiveCommand, CheckArgs, InviteCommand, Target};
+use leitbild::cli::{
+    self, ArchiveCommand, BackupArgs, CheckArgs, ExportArgs, ImportArgs, InviteCommand,
+    RestoreArgs, Target,
+};
 use leitbild::config::Config;
 use leitbild::Started;
 use tracing_subscriber::EnvFilter;
@@ -33,6 +36,15 @@ enum Command {
     /// Check a whole data directory: every document's log and snapshot, every version,
     /// the archive; exit code 0 only when everything is intact.
     Check(CheckArgs),
+    /// Write everything (documents with their whole history, versions, invites, audit,
+    /// the archive) to a portable file.
+    Export(ExportArgs),
+    /// Read a portable file into a new, empty data directory, and check the result.
+    Import(ImportArgs),
+    /// Write a backup of the server's data (while it runs) into a directory.
+    Backup(BackupArgs),
+    /// Restore the newest backup of a directory into a new, empty data directory.
+    Restore(RestoreArgs),
 }
 
 #[tokio::main]
@@ -74,20 +86,12 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Serve(config)) => config,
         Some(Command::Invite(command)) => return operator(cli::invite(command).await),
         Some(Command::AdminLink(target)) => return operator(cli::admin_link(target).await),
-        Some(Command::Check(args)) => {
-            return match cli::check(args).await {
-                Ok(true) => Ok(()),
-                Ok(false) => std::process::exit(1),
-                Err(e) => operator(Err(e)),
-            }
-        }
-        Some(Command::Archive(command)) => {
-            return match cli::archive(command).await {
-                Ok(true) => Ok(()),
-                Ok(false) => std::process::exit(1),
-                Err(e) => operator(Err(e)),
-            }
-        }
+        Some(Command::Export(args)) => return operator(cli::export(args).await),
+        Some(Command::Backup(args)) => return operator(cli::backup(args).await),
+        Some(Command::Import(args)) => return checked(cli::import(args).await),
+        Some(Command::Restore(args)) => return checked(cli::restore(args).await),
+        Some(Command::Check(args)) => return checked(cli::check(args).await),
+        Some(Command::Archive(command)) => return checked(cli::archive(command).await),
         None => match Cli::parse_from(["leitbild", "serve"]).command {
             Some(Command::Serve(config)) => config,
             _ => Config::default(),
@@ -112,6 +116,15 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// An operator command's outcome: its own clear message and exit code 1 on failure.
+/// An operator's command that ends with a check: exit code 1 when the check failed.
+fn checked(result: Result<bool, cli::CliError>) -> anyhow::Result<()> {
+    match result {
+        Ok(true) => Ok(()),
+        Ok(false) => std::process::exit(1),
+        Err(e) => operator(Err(e)),
+    }
+}
+
 fn operator(result: Result<(), cli::CliError>) -> anyhow::Result<()> {
     if let Err(e) = result {
         fatal(&e.to_string());

@@ -155,6 +155,14 @@ pub async fn serve_and_tell(
         })
     });
     let purging = tokio::spawn(purge_trash_hourly(store.clone(), auth, rooms.clone()));
+    let backing_up = config.backup_dir.clone().map(|dir| {
+        tokio::spawn(crate::backup::run_periodically(
+            store.clone(),
+            dir,
+            config.backup_every,
+            config.backup_keep.max(1),
+        ))
+    });
 
     // Yjs messages are small and latency-bound: never let Nagle hold them back.
     let listener = listener.tap_io(|tcp| {
@@ -182,6 +190,10 @@ pub async fn serve_and_tell(
     // is closed (and its lock released) when this returns.
     purging.abort();
     let _ = purging.await;
+    if let Some(backing_up) = backing_up {
+        backing_up.abort();
+        let _ = backing_up.await;
+    }
     if let Some(controlling) = controlling {
         let _ = controlling.await;
     }

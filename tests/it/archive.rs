@@ -21,7 +21,7 @@ use crate::binary::{binary, spawn};
 use crate::support::{admin_http, create_doc, Client, TestServer, ADMIN};
 
 /// An invite's token.
-async fn invite(server: &TestServer, doc: &str, role: &str, name: &str) -> String {
+pub(crate) async fn invite(server: &TestServer, doc: &str, role: &str, name: &str) -> String {
     let response = admin_http()
         .post(server.url(&format!("/api/docs/{doc}/invites")))
         .json(&json!({ "role": role, "name": name }))
@@ -51,7 +51,7 @@ pub(crate) fn base(server: &TestServer) -> String {
     format!("http://{}", server.addr)
 }
 
-async fn get(base: &str, path: &str, token: &str) -> reqwest::Response {
+pub(crate) async fn get(base: &str, path: &str, token: &str) -> reqwest::Response {
     request(Method::GET, base, path, token)
         .send()
         .await
@@ -59,7 +59,7 @@ async fn get(base: &str, path: &str, token: &str) -> reqwest::Response {
 }
 
 /// `GET` as JSON, expecting 200.
-async fn get_json(base: &str, path: &str, token: &str) -> Value {
+pub(crate) async fn get_json(base: &str, path: &str, token: &str) -> Value {
     let response = get(base, path, token).await;
     assert_eq!(response.status(), 200, "GET {path}");
     response.json().await.unwrap()
@@ -107,7 +107,7 @@ pub(crate) async fn adopted(
 }
 
 /// Names the document's current text as a version; returns its id.
-async fn name_version(base: &str, token: &str, doc: &str, name: &str) -> String {
+pub(crate) async fn name_version(base: &str, token: &str, doc: &str, name: &str) -> String {
     let made = request(
         Method::POST,
         base,
@@ -125,7 +125,7 @@ async fn name_version(base: &str, token: &str, doc: &str, name: &str) -> String 
 
 /// Waits until the server's plain text of `doc` is `expected` (so a version taken now
 /// holds it).
-async fn wait_for_text(base: &str, doc: &str, expected: &str) {
+pub(crate) async fn wait_for_text(base: &str, doc: &str, expected: &str) {
     let path = format!("/api/docs/{doc}/text?format=txt");
     let mut text = String::new();
     for _ in 0..400 {

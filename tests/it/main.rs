@@ -13,5 +13,6 @@ mod hostile;
 mod integrity;
 mod limits;
 mod operator;
+mod portable;
 mod support;
 mod sync;

@@ -5,11 +5,11 @@
 
 mod archive;
 mod caller;
-mod check;
 mod docs;
 mod history;
 mod invites;
 mod me;
+mod operations;
 mod pages;
 mod ws;
 
@@ -105,7 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(me::show).patch(me::rename))
         .route("/api/session", post(me::sign_in).delete(me::sign_out))
         .route("/api/admin/link", post(me::admin_link))
-        .route("/api/admin/check", get(check::check))
+        .route("/api/admin/check", get(operations::check))
+        .route("/api/admin/export", get(operations::export))
         .route("/api/audit", get(invites::server_audit))
         .route("/api/trash", get(docs::trash))
         .route("/api/docs", get(docs::list).post(docs::create))

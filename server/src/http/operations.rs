@@ -1,5 +1,6 @@
-//! `GET /api/admin/check`: the whole data directory checked on the running server (the
-//! CLI's `leitbild check` asks this when the server holds the data directory).
+//! Operations on the running server: `GET /api/admin/check` (the whole data directory
+//! checked) and `GET /api/admin/export` (a portable export, for backups). The CLI asks
+//! these when the server holds the data directory.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -26,4 +27,32 @@ pub async fn check(State(state): State<AppState>, caller: Caller) -> Result<Resp
         StatusCode::CONFLICT
     };
     Ok((status, Json(report)).into_response())
+}
+
+/// `GET /api/admin/export`: a portable export of everything, made while the server goes
+/// on (admins only; `leitbild backup` and `leitbild export` ask this of a running server).
+pub async fn export(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.admin().ok_or_else(forbidden)?;
+    let store = state.store.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let mut bytes = Vec::new();
+        crate::portable::export(&store, &mut bytes, |_| {}).map(|_| bytes)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        crate::portable::PortableError::Store(e) => ApiError::from(e),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/gzip"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"leitbild-export.jsonl.gz\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

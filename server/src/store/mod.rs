@@ -14,6 +14,7 @@ mod access;
 mod archive;
 mod check;
 mod disk;
+mod export;
 mod keys;
 mod table;
 mod versions;
