@@ -64,7 +64,7 @@ pub fn export(
                 return Err(StoreError::Closed);
             }
             items += 1;
-            if items % 10_000 == 0 {
+            if items.is_multiple_of(10_000) {
                 progress(items);
             }
             Ok(())
@@ -153,7 +153,7 @@ pub fn import(
             .import_value(tree, &key, &value)
             .map_err(|e| bad(e.to_string()))?;
         moved.items += 1;
-        if moved.items % 10_000 == 0 {
+        if moved.items.is_multiple_of(10_000) {
             progress(moved.items);
         }
     }
