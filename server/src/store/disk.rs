@@ -79,6 +79,11 @@ impl Trees {
             (keys::ARCHIVE_FROZEN, &self.archive_frozen),
         ]
     }
+
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.all().into_iter().find(|(n, _)| *n == name).map(|(_, t)| t)
+    }
 }
 
 /// Opens the database in `dir`. A store written before values were sealed is sealed

@@ -37,10 +37,7 @@ impl Store {
         let trees = self.trees()?;
         for name in EXPORTED {
             let table = trees
-                .all()
-                .into_iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, t)| t.clone())
+                .table(name)
                 .ok_or_else(|| StoreError::Corrupt(format!("no tree {name}")))?;
             if name == keys::LOG {
                 let _exclusive = self
@@ -93,10 +90,8 @@ impl Store {
             .filter(|name| **name != keys::SETTINGS)
             .all(|name| {
                 trees
-                    .all()
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .is_none_or(|(_, t)| t.keys_with_prefix(&[]).next().is_none())
+                    .table(name)
+                    .is_none_or(|t| t.keys_with_prefix(&[]).next().is_none())
             }))
     }
 
@@ -113,10 +108,7 @@ impl Store {
         }
         self.write(|trees| {
             let table = trees
-                .all()
-                .into_iter()
-                .find(|(n, _)| *n == tree)
-                .map(|(_, t)| t.clone())
+                .table(tree)
                 .ok_or_else(|| StoreError::Corrupt(format!("no tree {tree}")))?;
             table.insert(key, value)?;
             if tree == keys::LOG {
