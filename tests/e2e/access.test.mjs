@@ -32,7 +32,8 @@ test('an invite link ends in an HttpOnly session cookie and a clean address; a b
   assert.equal(await page.locator('#me-group').textContent(), 'Kita-Verbund Parchim');
   assert.equal(await page.locator('#me-button').getAttribute('title'), 'Anna Krüger (Kita-Verbund Parchim)');
   assert.equal(await page.locator('#name-dialog').isVisible(), false);
-  assert.deepEqual(await page.locator('#people li .person-name').allTextContents(), ['Anna Krüger (Sie)']);
+  assert.deepEqual(await page.locator('#people li').allTextContents(), ['Anna Krüger (Sie)Kita-Verbund Parchim']);
+  assert.deepEqual(await page.locator('#people li .person-name').allTextContents(), ['Anna Krüger'], 'the name alone, without the marker');
 
   // A second link in the same browser, now under the service worker: the server still gets the
   // token (the worker keeps out of it), the session holds one more document, the address is clean.
@@ -334,6 +335,8 @@ test('on a phone: join a group link, give a name, see oneself, type; the header 
   await page.locator('#name-form button[type=submit]').tap();
   await waitSynced(page);
 
+  // "Jetzt dabei" is folded above the text on a phone: open it.
+  await page.locator('#people-toggle').tap();
   const me = page.locator('#people li', { hasText: `${longName} (Sie)` });
   await me.waitFor();
   assert.equal(await me.isVisible(), true);

@@ -1,8 +1,10 @@
 // connection.js — owns the provider's link state: reacting to the browser going on/offline, the
 // server's verdicts (close codes, and what the API says when the socket keeps failing), the
-// connection badge, and the notice that explains a connection that has ended for good.
+// connection badge, the notice that explains a connection that has ended for good, and the
+// message that counts the changes made while the connection is down (kept on this device by
+// y-indexeddb, sent by the provider once it is back).
 import { api, docPath } from './api.js';
-import { t, onLangChange } from './i18n.js';
+import { t, onLangChange, formatNumber } from './i18n.js';
 
 // Close codes with which the server refuses what we sent (invalid data, too big, internal error).
 const REFUSED = new Set([1007, 1009, 1011]);
@@ -24,6 +26,11 @@ const PROBE_VERDICTS = new Map([
 // changes do not get through: say so instead of "reconnecting" forever.
 const REFUSALS_TO_FAIL = 2;
 const STABLE_MS = 10_000;
+// The count of waiting changes is a live region: while someone types it is told at most this often.
+const PENDING_QUIET_MS = 1000;
+// States in which changes wait for the connection to come back. Not 'failing' (the server
+// refuses them, so "will be sent" would not be true) nor the ended ones, which have a notice.
+const WAITING = new Set(['offline', 'reconnecting']);
 // What the notice offers for an ended connection.
 const NOTICES = {
   recreated: { text: 'recreatedNotice', action: 'reload' },
@@ -48,6 +55,17 @@ export function watchConnection(provider, docId, onEnded = () => {}) {
   let probing = false;
   let stableTimer = null;
   let update = () => {};
+  // Changes made here since the link was last up: each local Y.Doc transaction counts once
+  // (y-prosemirror makes one per keystroke or command). Updates from the provider or from
+  // IndexedDB are applied as remote ones (transaction.local is false) and do not count. The
+  // count starts again when the provider has synced, which sends everything that waited.
+  let pending = 0;
+  let showPending = () => {};
+  provider.doc.on('update', (_update, _origin, _doc, transaction) => {
+    if (!transaction?.local || (provider.wsconnected && provider.synced)) return;
+    pending += 1;
+    showPending();
+  });
 
   const state = () => {
     if (ended) return ended;
@@ -82,6 +100,7 @@ export function watchConnection(provider, docId, onEnded = () => {}) {
   provider.on('sync', (synced) => {
     clearTimeout(stableTimer);
     if (synced) {
+      pending = 0;
       stableTimer = setTimeout(() => {
         refusals = 0;
         update();
@@ -122,6 +141,8 @@ export function watchConnection(provider, docId, onEnded = () => {}) {
   return {
     show(badge, text, notice) {
       let shown = null;
+      // The message about waiting changes sits in the editor column beside the notice.
+      const waiting = notice.parentElement.querySelector('#pending');
       const noticeText = notice.querySelector('#conn-notice-text');
       const action = notice.querySelector('#conn-notice-action');
       action.addEventListener('click', () => {
@@ -143,6 +164,41 @@ export function watchConnection(provider, docId, onEnded = () => {}) {
           action.hidden = explain.action === null;
           if (explain.action) action.textContent = t(explain.action);
         }
+      };
+      let quiet = null;
+      let counted = -1;
+      // While the connection is down: that changes stay here and how many wait. Gone once synced.
+      const renderPending = () => {
+        clearTimeout(quiet);
+        quiet = null;
+        if (!WAITING.has(shown) || (shown !== 'offline' && pending === 0)) {
+          waiting.replaceChildren();
+          counted = -1;
+          return;
+        }
+        let [what, count] = waiting.children;
+        if (!what) {
+          what = document.createElement('p');
+          count = document.createElement('p');
+          what.className = 'pending-what';
+          count.className = 'pending-count';
+          waiting.replaceChildren(what, count);
+        }
+        // Unchanged text is left alone, or the live region might say it again.
+        const set = (el, value) => el.textContent !== value && (el.textContent = value);
+        set(what, t(shown === 'offline' ? 'pendingOffline' : 'pendingNoServer'));
+        set(count, pending === 0 ? '' : t(pending === 1 ? 'pendingOne' : 'pendingMany', { n: formatNumber(pending) }));
+        count.hidden = pending === 0;
+        counted = pending;
+      };
+      showPending = () => {
+        if (counted === -1 || counted === 0) renderPending();
+        else quiet ??= setTimeout(renderPending, PENDING_QUIET_MS);
+      };
+      const updateBadge = update;
+      update = (force = false) => {
+        updateBadge(force);
+        renderPending();
       };
       onLangChange(() => update(true));
       update();

@@ -80,3 +80,43 @@ export function promptText({ title, label, value, save, requiredMessage, check =
     input.select();
   });
 }
+
+/**
+ * Ask `question` with two named answers besides "Abbrechen": resolves 'first', 'second' or null.
+ * The dialog is made here on first use (the page's markup has no place for it). `first` gets the
+ * focus: it is the safe choice.
+ */
+export function chooseBetween(question, first, second) {
+  let dialog = document.getElementById('choice-dialog');
+  if (!dialog) {
+    dialog = document.createElement('dialog');
+    dialog.id = 'choice-dialog';
+    dialog.setAttribute('aria-labelledby', 'choice-text');
+    dialog.innerHTML = `<form method="dialog" novalidate><p id="choice-text"></p>
+      <div class="dialog-actions"><button type="button" id="choice-cancel"></button>
+      <button type="button" id="choice-second"></button><button type="button" class="primary" id="choice-first"></button></div></form>`;
+    document.body.append(dialog);
+  }
+  dialog.querySelector('#choice-text').textContent = question;
+  const buttons = { first: dialog.querySelector('#choice-first'), second: dialog.querySelector('#choice-second'), cancel: dialog.querySelector('#choice-cancel') };
+  buttons.first.textContent = first;
+  buttons.second.textContent = second;
+  buttons.cancel.textContent = t('cancel');
+  return new Promise((resolve) => {
+    const handlers = {};
+    const finish = (answer) => {
+      for (const [name, button] of Object.entries(buttons)) button.removeEventListener('click', handlers[name]);
+      dialog.removeEventListener('close', onClose);
+      if (dialog.open) dialog.close();
+      resolve(answer);
+    };
+    for (const [name, button] of Object.entries(buttons)) {
+      handlers[name] = () => finish(name === 'cancel' ? null : name);
+      button.addEventListener('click', handlers[name]);
+    }
+    const onClose = () => finish(null);
+    dialog.addEventListener('close', onClose);
+    dialog.showModal();
+    buttons.first.focus();
+  });
+}

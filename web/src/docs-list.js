@@ -1,10 +1,10 @@
 // docs-list.js — owns the start page: the documents I may see, and for admins the form that
 // creates one, renaming, deleting (into the trash) and the trash with its restore buttons.
 import { api, docPath } from './api.js';
-import { t, formatDate, formatSize, onLangChange, translate } from './i18n.js';
+import { t, formatDate, formatNumber, onLangChange, translate } from './i18n.js';
 import { fetchMe } from './me.js';
 import { showNeedInvite, showNoAccess } from './access.js';
-import { confirmAction, promptText } from './dialogs.js';
+import { confirmAction, promptText, chooseBetween } from './dialogs.js';
 import { readItem, writeItem } from './storage.js';
 
 // The last list seen online, shown (marked as such) when the server cannot be reached.
@@ -48,6 +48,9 @@ export async function showDocsList(main) {
   const admin = access.me?.admin === true && !access.offline;
 
   main.replaceChildren(document.getElementById('tpl-docs').content.cloneNode(true));
+  addIntro(main);
+  // Bytes meant nothing to people: the column counts words.
+  main.querySelector('#docs-table th[data-i18n="colSize"]').dataset.i18n = 'colWords';
   translate(main);
   const state = main.querySelector('#docs-state');
   const table = main.querySelector('#docs-table');
@@ -81,9 +84,16 @@ export async function showDocsList(main) {
     time.dateTime = new Date(doc.updated_at).toISOString();
     time.textContent = formatDate(doc.updated_at);
     updated.append(time);
+    const editorName = typeof doc.updated_by?.name === 'string' ? doc.updated_by.name : '';
+    if (editorName) {
+      const by = document.createElement('span');
+      by.className = 'updated-by';
+      by.textContent = t('updatedBy', { name: editorName });
+      updated.append(by);
+    }
     const size = document.createElement('td');
     size.className = 'num';
-    size.textContent = formatSize(doc.size);
+    size.textContent = Number.isFinite(doc.words) ? formatNumber(doc.words) : '';
     const role = document.createElement('td');
     role.textContent = ROLE_LABELS[doc.role] ? t(ROLE_LABELS[doc.role]) : '';
     row.append(title, updated, size, role);
@@ -145,7 +155,7 @@ export async function showDocsList(main) {
   };
 
   const trash = admin ? wireTrash(main, notice, () => load()) : { load: async () => {} };
-  if (admin) wireCreateForm(main);
+  if (admin) wireCreateForm(main, () => docs ?? []);
   onLangChange(render);
   state.textContent = t('loading');
   await Promise.all([load(), trash.load()]);
@@ -214,8 +224,26 @@ function wireTrash(main, notice, reloadList) {
   return { load };
 }
 
-/** The form that creates a document and opens it. */
-function wireCreateForm(main) {
+/** The start page's explanation: what this is and how people are invited, before the list. */
+function addIntro(main) {
+  const intro = document.createElement('div');
+  intro.className = 'intro';
+  for (const key of ['introWhat', 'introInvite']) {
+    const p = document.createElement('p');
+    p.dataset.i18n = key;
+    intro.append(p);
+  }
+  main.querySelector('#docs-heading').after(intro);
+}
+
+/** A title as people compare them: case and surrounding spaces do not make another document. */
+const sameTitle = (a, b) => a.trim().toLocaleLowerCase('de') === b.trim().toLocaleLowerCase('de');
+
+/**
+ * The form that creates a document and opens it. A title that a listed document (`listed()`)
+ * already has is asked about first: the server would silently make a second one ("…-9dba").
+ */
+function wireCreateForm(main, listed) {
   const form = main.querySelector('#create-form');
   const input = main.querySelector('#create-title');
   const error = main.querySelector('#create-error');
@@ -231,6 +259,18 @@ function wireCreateForm(main) {
     }
     error.textContent = '';
     input.setAttribute('aria-invalid', 'false');
+    const existing = listed().find((doc) => sameTitle(doc.title ?? '', title));
+    if (existing) {
+      const answer = await chooseBetween(t('duplicateTitle', { title: existing.title }), t('duplicateOpen'), t('duplicateCreate'));
+      if (answer === 'first') {
+        location.assign(`/d/${encodeURIComponent(existing.id)}`);
+        return;
+      }
+      if (answer !== 'second') {
+        input.focus();
+        return;
+      }
+    }
     const button = form.querySelector('button');
     button.disabled = true;
     try {

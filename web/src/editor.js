@@ -16,6 +16,9 @@ import { Carets } from './carets.js';
 import { watchConnection } from './connection.js';
 import { fetchDocInfo, localStoreName } from './doc-info.js';
 import { wireHistory } from './history-panel.js';
+import { wireMenu } from './menu-button.js';
+import { wireExport, printHeader } from './export-menu.js';
+import { EmptyHint } from './empty-hint.js';
 
 const LOCAL_TIMEOUT_MS = 3000;
 
@@ -64,6 +67,8 @@ export async function showEditor(main, slot, docId) {
   slot.querySelector('#doc-title').title = info.title;
   translate(slot);
   translate(main);
+  printHeader(main.querySelector('.editor-column'), info.title);
+  wireExport(slot, docId, info.title);
 
   // A new member of a group link names themselves first, so that nobody ever sees a placeholder.
   let me = access.me ?? unknownMe();
@@ -113,6 +118,7 @@ export async function showEditor(main, slot, docId) {
       }),
       Collaboration.configure({ document: ydoc, field: 'default' }),
       Carets.configure({ provider, user: awarenessUser(me, color) }),
+      EmptyHint.configure({ hint: () => t(writable ? 'emptyDocHint' : 'emptyDocHintReader') }),
     ],
     editorProps: { attributes: editorAttributes() },
   });
@@ -249,45 +255,155 @@ export function showNotFound(main, key) {
   translate(main);
 }
 
-/** Buttons run commands and mirror the selection; arrow keys move between them (roving tabindex). */
+/**
+ * The toolbar's controls. Every block format has a visible name next to its symbol (¶, •≡ … alone
+ * said nothing, and a phone has no hover). `wide` ones show only on wide screens; narrow screens
+ * get bold, italic, undo, redo and a "Format" menu with all block formats, so the toolbar stays
+ * one row. Names are the i18n keys `label` (accessible name, tooltip) and `text` (visible).
+ */
+const TOOLS = [
+  { cmd: 'paragraph', label: 'paragraph', text: 'paragraph', wide: true },
+  { cmd: 'h1', label: 'heading1', icon: 'H1', wide: true },
+  { cmd: 'h2', label: 'heading2', icon: 'H2', wide: true },
+  { cmd: 'h3', label: 'heading3', icon: 'H3', wide: true },
+  { sep: true, wide: true },
+  { cmd: 'bold', label: 'bold', icon: 'B', iconTag: 'b' },
+  { cmd: 'italic', label: 'italic', icon: 'I', iconTag: 'i' },
+  { sep: true, wide: true },
+  { cmd: 'bulletList', label: 'bulletList', icon: '•', text: 'bulletList', wide: true },
+  { cmd: 'orderedList', label: 'orderedList', icon: '1.', text: 'fmtOrderedList', wide: true },
+  { cmd: 'blockquote', label: 'blockquote', icon: '❝', text: 'blockquote', wide: true },
+  { sep: true },
+  { cmd: 'undo', label: 'undo', icon: '↶' },
+  { cmd: 'redo', label: 'redo', icon: '↷' },
+];
+
+/** The Format menu (narrow screens): block formats by name, the current one checked. */
+const FORMAT_ITEMS = [
+  { cmd: 'paragraph', icon: '¶', text: 'paragraph' },
+  { cmd: 'h1', icon: 'H1', text: 'fmtHeading1' },
+  { cmd: 'h2', icon: 'H2', text: 'fmtHeading2' },
+  { cmd: 'h3', icon: 'H3', text: 'fmtHeading3' },
+  { cmd: 'bulletList', icon: '•', text: 'bulletList' },
+  { cmd: 'orderedList', icon: '1.', text: 'fmtOrderedList' },
+  { cmd: 'blockquote', icon: '❝', text: 'blockquote' },
+];
+
+/** A symbol for sighted people only; the control's name says it in words. */
+function icon(tool) {
+  const span = document.createElement(tool.iconTag ?? 'span');
+  span.className = 'tb-icon';
+  span.setAttribute('aria-hidden', 'true');
+  span.textContent = tool.icon;
+  return span;
+}
+
+/** A visible name, kept up to date by translate() through data-i18n. */
+function words(key) {
+  const span = document.createElement('span');
+  span.className = 'tb-text';
+  span.dataset.i18n = key;
+  return span;
+}
+
+/** Fill `toolbar` with its buttons and the Format menu; returns the controls in order. */
+function buildToolbar(toolbar) {
+  const controls = TOOLS.map((tool) => {
+    if (tool.sep) {
+      const sep = document.createElement('span');
+      sep.className = tool.wide ? 'sep tb-wide' : 'sep';
+      sep.setAttribute('aria-hidden', 'true');
+      return sep;
+    }
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.cmd = tool.cmd;
+    button.dataset.i18nAria = tool.label;
+    if (tool.wide) button.classList.add('tb-wide');
+    if (COMMANDS[tool.cmd].active) button.setAttribute('aria-pressed', 'false');
+    if (tool.icon) button.append(icon(tool));
+    if (tool.text) button.append(words(tool.text));
+    return button;
+  });
+
+  const format = document.createElement('div');
+  format.className = 'tb-format';
+  const formatButton = document.createElement('button');
+  formatButton.type = 'button';
+  formatButton.id = 'format-button';
+  formatButton.append(words('fmtMenu'), icon({ icon: '▾' }));
+  const menu = document.createElement('div');
+  menu.className = 'menu';
+  menu.id = 'format-menu';
+  menu.setAttribute('role', 'menu');
+  menu.setAttribute('aria-labelledby', 'format-button');
+  for (const item of FORMAT_ITEMS) {
+    const entry = document.createElement('button');
+    entry.type = 'button';
+    entry.setAttribute('role', 'menuitemradio');
+    entry.setAttribute('aria-checked', 'false');
+    entry.dataset.cmd = item.cmd;
+    entry.append(icon(item), words(item.text));
+    menu.append(entry);
+  }
+  format.append(formatButton, menu);
+  // The Format menu comes right after italic: the block formats it replaces sit there too.
+  controls.splice(TOOLS.findIndex((tool) => tool.cmd === 'italic') + 1, 0, format);
+  toolbar.replaceChildren(...controls);
+  toolbar.classList.add('built');
+  translate(toolbar);
+  wireMenu(formatButton, menu);
+}
+
+/**
+ * Buttons run commands and mirror the selection; arrow keys move between the visible ones
+ * (roving tabindex; the Format menu handles its own keys).
+ */
 function wireToolbar(toolbar, editor) {
-  const buttons = [...toolbar.querySelectorAll('button')];
-  let focusIndex = 0;
-  const setFocusable = (index) => {
-    focusIndex = index;
-    buttons.forEach((b, i) => (b.tabIndex = i === index ? 0 : -1));
+  buildToolbar(toolbar);
+  const all = [...toolbar.querySelectorAll(':scope > button, :scope > .tb-format > button')];
+  const visible = () => all.filter((b) => b.getClientRects().length > 0);
+  const setFocusable = (target) => all.forEach((b) => (b.tabIndex = b === target ? 0 : -1));
+  // Which buttons show depends on the width: keep one visible tab stop.
+  const keepTabStop = () => {
+    const shown = visible();
+    if (!shown.some((b) => b.tabIndex === 0)) setFocusable(shown[0]);
   };
-  setFocusable(0);
+  setFocusable(visible()[0] ?? all[0]);
+  window.addEventListener('resize', keepTabStop);
 
   toolbar.addEventListener('mousedown', (event) => {
     // Keep the text selection in the editor when a button is clicked.
     if (event.target.closest('button')) event.preventDefault();
   });
   toolbar.addEventListener('click', (event) => {
-    const button = event.target.closest('button');
+    const button = event.target.closest('button[data-cmd]');
     if (!button) return;
     COMMANDS[button.dataset.cmd].run(editor.chain().focus()).run();
   });
   toolbar.addEventListener('keydown', (event) => {
+    const shown = visible();
+    const index = shown.indexOf(document.activeElement);
     const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
     let next = null;
-    if (step) next = (focusIndex + step + buttons.length) % buttons.length;
+    if (step) next = (index + step + shown.length) % shown.length;
     else if (event.key === 'Home') next = 0;
-    else if (event.key === 'End') next = buttons.length - 1;
-    if (next === null) return;
+    else if (event.key === 'End') next = shown.length - 1;
+    if (next === null || index < 0) return;
     event.preventDefault();
-    setFocusable(next);
-    buttons[next].focus();
+    setFocusable(shown[next]);
+    shown[next].focus();
   });
   toolbar.addEventListener('focusin', (event) => {
-    const index = buttons.indexOf(event.target);
-    if (index >= 0) setFocusable(index);
+    if (all.includes(event.target)) setFocusable(event.target);
   });
 
   const refresh = () => {
-    for (const button of buttons) {
+    for (const button of toolbar.querySelectorAll('[data-cmd]')) {
       const command = COMMANDS[button.dataset.cmd];
-      if (command.active) button.setAttribute('aria-pressed', String(command.active(editor)));
+      const state = command.active ? String(command.active(editor)) : null;
+      if (button.getAttribute('role') === 'menuitemradio') button.setAttribute('aria-checked', state);
+      else if (state !== null) button.setAttribute('aria-pressed', state);
       if (command.enabled) button.setAttribute('aria-disabled', String(!command.enabled(editor)));
     }
   };

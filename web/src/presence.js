@@ -21,15 +21,49 @@ export function sanitizeUser(user) {
   return { name: name || t('unknownPerson'), group: clean(user?.group, MAX_GROUP), color };
 }
 
-/** Keep `list` showing everyone in the awareness states, me first, each with a sanitised name, group and colour. */
+// How many colour dots the folded "here now" button shows before the count says the rest.
+const MAX_DOTS = 5;
+
+/**
+ * Keep `list` showing everyone in the awareness states, me first, each with a sanitised name,
+ * group and colour. A name too long for its line ends in an ellipsis; the whole name stays in
+ * the DOM, in a title for the mouse, and the name becomes focusable so that keyboard users can
+ * unfold it too (style.css shows it in full on hover and focus). The "(Sie)" marker sits outside
+ * the cut element so it is never the part that goes missing.
+ *
+ * On narrow screens the list sits above the editor, folded behind a button "Jetzt dabei (n)"
+ * (`#people-toggle`, a disclosure: aria-expanded, Escape folds it and returns the focus).
+ */
 export function renderPeople(list, awareness) {
-  const render = () => {
+  const aside = list.closest('.presence');
+  const toggle = aside?.querySelector('#people-toggle');
+  const toggleText = aside?.querySelector('#people-toggle-text');
+  const dots = aside?.querySelector('#people-dots');
+  let count = 0;
+  // What the list last showed: carets moving change the awareness many times a second, and a
+  // rebuilt list would take the focus away from a name being read.
+  let shown = null;
+
+  const markCut = () => {
+    for (const name of list.querySelectorAll('.person-name')) {
+      // Measured while unfolded only: a hidden list has nothing to cut.
+      const cut = name.clientWidth > 0 && name.scrollWidth > name.clientWidth + 1;
+      if (cut && name.tabIndex !== 0) name.tabIndex = 0;
+      if (!cut && name.hasAttribute('tabindex') && document.activeElement !== name) name.removeAttribute('tabindex');
+    }
+  };
+
+  const render = (force = false) => {
     const people = [];
     for (const [clientId, state] of awareness.getStates()) {
       if (!state?.user) continue;
       people.push({ clientId, ...sanitizeUser(state.user), me: clientId === awareness.clientID });
     }
     people.sort((a, b) => Number(b.me) - Number(a.me) || a.name.localeCompare(b.name) || a.clientId - b.clientId);
+    const key = JSON.stringify(people.map((p) => [p.clientId, p.name, p.group, p.color, p.me]));
+    if (key === shown && force !== true) return;
+    shown = key;
+    count = people.length;
     list.replaceChildren(
       ...people.map((person) => {
         const item = document.createElement('li');
@@ -39,10 +73,20 @@ export function renderPeople(list, awareness) {
         swatch.style.backgroundColor = person.color;
         const text = document.createElement('span');
         text.className = 'person';
+        const line = document.createElement('span');
+        line.className = 'person-line';
         const name = document.createElement('span');
         name.className = 'person-name';
-        name.textContent = person.me ? `${person.name} ${t('you')}` : person.name;
-        text.append(name);
+        name.textContent = person.name;
+        name.title = person.group ? `${person.name} (${person.group})` : person.name;
+        line.append(name);
+        if (person.me) {
+          const you = document.createElement('span');
+          you.className = 'person-you';
+          you.textContent = t('you');
+          line.append(' ', you);
+        }
+        text.append(line);
         if (person.group) {
           const group = document.createElement('span');
           group.className = 'person-group';
@@ -54,8 +98,39 @@ export function renderPeople(list, awareness) {
         return item;
       }),
     );
+    if (toggle) {
+      toggleText.textContent = t('hereNowCount', { n: count });
+      dots.replaceChildren(
+        ...people.slice(0, MAX_DOTS).map((person) => {
+          const dot = document.createElement('span');
+          dot.className = 'swatch';
+          dot.style.backgroundColor = person.color;
+          return dot;
+        }),
+      );
+    }
+    markCut();
   };
+
+  if (toggle) {
+    const setOpen = (open) => {
+      toggle.setAttribute('aria-expanded', String(open));
+      aside.classList.toggle('open', open);
+      markCut();
+    };
+    toggle.addEventListener('click', () => setOpen(toggle.getAttribute('aria-expanded') !== 'true'));
+    aside.addEventListener('keydown', (event) => {
+      if (event.key !== 'Escape' || toggle.getAttribute('aria-expanded') !== 'true') return;
+      // Only where the button is in use (narrow screens); elsewhere Escape is not ours.
+      if (getComputedStyle(toggle).display === 'none') return;
+      event.preventDefault();
+      setOpen(false);
+      toggle.focus();
+    });
+  }
+  // Whether a name is cut depends on the width: measure again when the list's width changes.
+  if (typeof ResizeObserver === 'function') new ResizeObserver(markCut).observe(list);
   awareness.on('change', render);
-  onLangChange(render);
+  onLangChange(() => render(true));
   render();
 }
