@@ -66,6 +66,31 @@ pub fn prune(dir: &Path, keep: usize) -> std::io::Result<usize> {
     Ok(excess)
 }
 
+/// Runs `work` on a thread of its own at a lower CPU priority (nice 10), so that an
+/// export never competes with live editing on equal terms; the answer comes back when it
+/// is done.
+pub async fn at_low_priority<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (done, answer) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("leitbild-backup".into())
+        .spawn(move || {
+            // SAFETY: gettid and setpriority touch only this thread's own scheduling; a
+            // failure (no permission) leaves the priority as it was.
+            unsafe {
+                let tid = libc::gettid();
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+            }
+            let _ = done.send(work());
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start a backup thread");
+        return None;
+    }
+    answer.await.ok()
+}
+
 /// Takes a backup every `every` into `dir`, keeping the newest `keep`, for as long as the
 /// server runs. A failed backup is logged and tried again at the next turn.
 pub async fn run_periodically(store: Store, dir: PathBuf, every: std::time::Duration, keep: usize) {
@@ -74,18 +99,18 @@ pub async fn run_periodically(store: Store, dir: PathBuf, every: std::time::Dura
     loop {
         ticks.tick().await;
         let (store, target) = (store.clone(), dir.clone());
-        let taken = tokio::task::spawn_blocking(move || {
+        let taken = at_low_priority(move || {
             let written = write(&store, &target, |_| {})?;
             let pruned = prune(&target, keep).map_err(PortableError::Write)?;
             Ok::<_, PortableError>((written, pruned))
         })
         .await;
         match taken {
-            Ok(Ok(((path, moved), pruned))) => tracing::info!(
+            Some(Ok(((path, moved), pruned))) => tracing::info!(
                 file = %path.display(), items = moved.items, pruned, "backup taken"
             ),
-            Ok(Err(e)) => tracing::error!(error = %e, dir = %dir.display(), "backup failed"),
-            Err(e) => tracing::error!(error = %e, "backup task failed"),
+            Some(Err(e)) => tracing::error!(error = %e, dir = %dir.display(), "backup failed"),
+            None => tracing::error!("backup thread failed"),
         }
     }
 }

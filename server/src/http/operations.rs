@@ -34,12 +34,12 @@ pub async fn check(State(state): State<AppState>, caller: Caller) -> Result<Resp
 pub async fn export(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.admin().ok_or_else(forbidden)?;
     let store = state.store.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
+    let bytes = crate::backup::at_low_priority(move || {
         let mut bytes = Vec::new();
         crate::portable::export(&store, &mut bytes, |_| {}).map(|_| bytes)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .ok_or_else(|| ApiError::Internal("the export thread failed".into()))?
     .map_err(|e| match e {
         crate::portable::PortableError::Store(e) => ApiError::from(e),
         other => ApiError::Internal(other.to_string()),
