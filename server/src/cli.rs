@@ -618,38 +618,7 @@ async fn call(
 
 /// One GET over the control socket: the status and the body's bytes.
 async fn request_bytes(data: &Path, path: &str) -> Result<(StatusCode, Bytes), CliError> {
-    let socket = control_socket(data);
-    let stream = tokio::net::UnixStream::connect(&socket)
-        .await
-        .map_err(|source| CliError::NotRunning {
-            socket: socket.clone(),
-            data: data.to_path_buf(),
-            source,
-        })?;
-    let protocol = |e: &dyn std::fmt::Display| CliError::Protocol(e.to_string());
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| protocol(&e))?;
-    tokio::spawn(connection);
-    let request = Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .header(hyper::header::HOST, "localhost")
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| protocol(&e))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| protocol(&e))?;
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| protocol(&e))?
-        .to_bytes();
-    Ok((status, bytes))
+    raw_request(data, Method::GET, path, None).await
 }
 
 /// One API request over the control socket: the status and the JSON answer, whatever
@@ -660,6 +629,18 @@ async fn request(
     path: &str,
     body: Option<Value>,
 ) -> Result<(StatusCode, Value), CliError> {
+    let (status, bytes) = raw_request(data, method, path, body).await?;
+    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok((status, value))
+}
+
+/// One request over the control socket: the status and the body's bytes.
+async fn raw_request(
+    data: &Path,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<(StatusCode, Bytes), CliError> {
     let socket = control_socket(data);
     let stream = tokio::net::UnixStream::connect(&socket)
         .await
@@ -693,8 +674,7 @@ async fn request(
         .await
         .map_err(|e| protocol(&e))?
         .to_bytes();
-    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Ok((status, value))
+    Ok((status, bytes))
 }
 
 #[cfg(test)]

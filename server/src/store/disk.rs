@@ -82,7 +82,10 @@ impl Trees {
 
     /// The table named `name`.
     pub fn table(&self, name: &str) -> Option<&Table> {
-        self.all().into_iter().find(|(n, _)| *n == name).map(|(_, t)| t)
+        self.all()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t)
     }
 }
 
