@@ -316,9 +316,14 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     /// The export (or backup) file.
     pub file: PathBuf,
-    /// The data directory to create; it must not hold data yet.
+    /// The data directory to create; it must not hold data yet (unless --merge).
     #[arg(long)]
     pub data: PathBuf,
+    /// Add the export's documents, invites, audit and archive to a data directory that
+    /// holds data (of a stopped server). Refused, with nothing written, when a document,
+    /// an invite or a token is in both, or when both hold adopted texts.
+    #[arg(long)]
+    pub merge: bool,
 }
 
 /// `leitbild backup`: a backup of a running (or stopped) server into a directory.
@@ -415,40 +420,35 @@ pub async fn backup(args: BackupArgs) -> Result<(), CliError> {
 
 /// Imports `file` into the new data directory `data`, then checks the result; `Ok(false)`
 /// when the check finds damage.
-async fn import_into(file: &Path, data: &Path) -> Result<bool, CliError> {
+async fn import_into(file: &Path, data: &Path, merge: bool) -> Result<bool, CliError> {
     let input = std::fs::File::open(file)
         .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-    if crate::store::Store::exists_in(data) {
-        let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
-        match crate::store::Store::open(data, 16 << 20, metrics) {
-            Err(crate::store::StoreError::Locked) => {
-                return Err(CliError::Usage(format!(
-                    "a server runs on {}: import into a new, empty data directory",
-                    data.display()
-                )))
-            }
-            Ok(store) if !store.is_empty_for_import().unwrap_or(false) => {
-                return Err(CliError::Usage(format!(
-                    "{} already holds data: import into a new, empty data directory (merging is not supported)",
-                    data.display()
-                )))
-            }
-            _ => {}
-        }
-    }
     std::fs::create_dir_all(data)
         .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", data.display())))?;
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
-    let store = crate::store::Store::open(data, 64 << 20, metrics)
-        .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", data.display())))?;
-    if !store.is_empty_for_import().unwrap_or(false) {
+    let store = match crate::store::Store::open(data, 64 << 20, metrics) {
+        Ok(store) => store,
+        Err(crate::store::StoreError::Locked) => {
+            return Err(CliError::Usage(format!(
+                "a server runs on {}: stop it first, or import into a new data directory",
+                data.display()
+            )))
+        }
+        Err(e) => {
+            return Err(CliError::Usage(format!(
+                "cannot open {}: {e}",
+                data.display()
+            )))
+        }
+    };
+    if !merge && !store.is_empty_for_import().unwrap_or(false) {
         return Err(CliError::Usage(format!(
-            "{} already holds data: import into a new, empty data directory",
+            "{} already holds data: import into a new, empty data directory, or pass --merge to add the export's documents to it",
             data.display()
         )));
     }
     eprintln!("Importing {} into {} …", file.display(), data.display());
-    let moved = crate::portable::import(&store, std::io::BufReader::new(input), |n| {
+    let moved = crate::portable::import(&store, std::io::BufReader::new(input), merge, |n| {
         eprintln!("  {n} items");
     })
     .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
@@ -473,7 +473,7 @@ async fn import_into(file: &Path, data: &Path) -> Result<bool, CliError> {
 }
 
 pub async fn import(args: ImportArgs) -> Result<bool, CliError> {
-    import_into(&args.file, &args.data).await
+    import_into(&args.file, &args.data, args.merge).await
 }
 
 pub async fn restore(args: RestoreArgs) -> Result<bool, CliError> {
@@ -486,7 +486,7 @@ pub async fn restore(args: RestoreArgs) -> Result<bool, CliError> {
         args.from.clone()
     };
     println!("Restoring {} …", file.display());
-    import_into(&file, &args.data).await
+    import_into(&file, &args.data, false).await
 }
 
 /// A report the server answered: 200 (intact) or 409 (damaged); anything else is an error.

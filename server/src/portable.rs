@@ -25,6 +25,8 @@ pub enum PortableError {
     Bad { line: u64, why: String },
     #[error("the file ends before its last line: it is cut off ({0} items read)")]
     Truncated(u64),
+    #[error("cannot merge: {0}")]
+    Conflicts(String),
 }
 
 /// How much an export or import moved.
@@ -91,22 +93,55 @@ fn item(tree: &str, key: &[u8], value: &[u8]) -> Value {
     line
 }
 
-/// Reads an export from `input` into `store`, which must be empty; `progress` hears the
-/// item count now and then. The caller flushes the store.
+/// Reads an export from `input` into `store`: an empty one, or with `merge` one that
+/// holds data, if nothing collides (then nothing is written). `progress` hears the item
+/// count now and then. The caller flushes the store.
 pub fn import(
     store: &Store,
     input: impl Read,
+    merge: bool,
     mut progress: impl FnMut(u64),
 ) -> Result<Moved, PortableError> {
+    let (items, bytes) = read(input)?;
+    if merge {
+        let conflicts =
+            store.merge_conflicts(items.iter().map(|(t, k, _)| (t.as_str(), k.as_slice())))?;
+        if !conflicts.is_empty() {
+            return Err(PortableError::Conflicts(conflicts.join("; ")));
+        }
+    }
+    for (n, (tree, key, value)) in items.iter().enumerate() {
+        store
+            .import_value(tree, key, value, merge)
+            .map_err(|e| PortableError::Bad {
+                line: n as u64 + 2,
+                why: e.to_string(),
+            })?;
+        if (n as u64 + 1).is_multiple_of(10_000) {
+            progress(n as u64 + 1);
+        }
+    }
+    Ok(Moved {
+        items: items.len() as u64,
+        bytes,
+    })
+}
+
+/// An export's items, after checking its first line and its end line.
+type Items = Vec<(String, Vec<u8>, Vec<u8>)>;
+
+/// Every item of an export, checked for its header and its end line before any is used.
+fn read(input: impl Read) -> Result<(Items, u64), PortableError> {
     let reader = BufReader::new(flate2::read::GzDecoder::new(input));
-    let mut moved = Moved::default();
+    let mut items = Vec::new();
+    let mut bytes = 0;
     let mut ended = false;
     for (index, text) in reader.lines().enumerate() {
         let n = index as u64 + 1;
         let bad = |why: String| PortableError::Bad { line: n, why };
         let text =
             text.map_err(|e| bad(format!("cannot be read ({e}); is this a Leitbild export?")))?;
-        moved.bytes += text.len() as u64 + 1;
+        bytes += text.len() as u64 + 1;
         if ended {
             return Err(bad("comes after the end line".into()));
         }
@@ -125,10 +160,11 @@ pub fn import(
             continue;
         }
         if line["end"] == true {
-            if line["items"].as_u64() != Some(moved.items) {
+            if line["items"].as_u64() != Some(items.len() as u64) {
                 return Err(bad(format!(
                     "the end line counts {} items, the file holds {}",
-                    line["items"], moved.items
+                    line["items"],
+                    items.len()
                 )));
             }
             ended = true;
@@ -149,16 +185,10 @@ pub fn import(
             (Value::Null, _) => return Err(bad("has no value".into())),
             (json, _) => serde_json::to_vec(json).unwrap_or_default(),
         };
-        store
-            .import_value(tree, &key, &value)
-            .map_err(|e| bad(e.to_string()))?;
-        moved.items += 1;
-        if moved.items.is_multiple_of(10_000) {
-            progress(moved.items);
-        }
+        items.push((tree.to_owned(), key, value));
     }
     if !ended {
-        return Err(PortableError::Truncated(moved.items));
+        return Err(PortableError::Truncated(items.len() as u64));
     }
-    Ok(moved)
+    Ok((items, bytes))
 }

@@ -254,3 +254,118 @@ async fn periodic_backups_are_taken_and_the_oldest_pruned() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("all intact"), "{out}");
 }
+
+/// Writes `file`'s export without the items of document `doc` (as if it never had it).
+fn without_doc(file: &Path, doc: &str, out: &Path) {
+    use std::io::{BufRead, Write};
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(file).unwrap(),
+    ));
+    let mut kept: Vec<String> = Vec::new();
+    for line in reader.lines() {
+        let line = line.unwrap();
+        let item: Value = serde_json::from_str(&line).unwrap();
+        let key = item["key"]
+            .as_str()
+            .map(|k| k.as_bytes().to_vec())
+            .or_else(|| {
+                item["key_b64"].as_str().map(|k| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::STANDARD.decode(k).unwrap()
+                })
+            });
+        if key.is_some_and(|k| k.starts_with(doc.as_bytes())) || item["end"] == true {
+            continue;
+        }
+        kept.push(line);
+    }
+    kept.push(format!(r#"{{"end":true,"items":{}}}"#, kept.len() - 1));
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(out).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all((kept.join("\n") + "\n").as_bytes()).unwrap();
+    gz.finish().unwrap();
+}
+
+#[tokio::test]
+async fn a_merge_adds_documents_and_refuses_collisions_without_writing() {
+    // Server A with "alpha", server B with "beta"; both have the demo document.
+    let mut exports = Vec::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut kept_dirs = Vec::new();
+    let mut tokens = Vec::new();
+    for title in ["Alpha", "Beta"] {
+        let server = TestServer::start().await;
+        let doc = create_doc(&server, title).await;
+        let token = invite(&server, &doc, "editor", &format!("Person {title}")).await;
+        let writer = crate::support::Client::connect(&server.ws_url_with(&doc, &token)).await;
+        writer.push_paragraph(&format!("Text von {title}")).await;
+        wait_for_text(&base(&server), &doc, &format!("Text von {title}")).await;
+        writer.close().await;
+        let data = server.data.clone();
+        kept_dirs.push(server.stop().await);
+        wait_until_unlocked(&data);
+        let file = work.path().join(format!("{doc}.jsonl.gz"));
+        let (code, out) = leitbild(&data, &["export", "--out", file.to_str().unwrap()]).await;
+        assert_eq!(code, 0, "{out}");
+        exports.push((doc, data, file));
+        tokens.push(token);
+    }
+    let (alpha, _, alpha_file) = &exports[0];
+    let (beta, beta_data, _) = &exports[1];
+
+    // The demo document is in both: refused, and nothing of alpha written.
+    let (code, out) = run(&[
+        "import",
+        alpha_file.to_str().unwrap(),
+        "--data",
+        beta_data.to_str().unwrap(),
+        "--merge",
+    ])
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("document bildungsleitbild exists in both"),
+        "{out}"
+    );
+    let server = TestServer::start_in(beta_data, |_| {}).await;
+    let docs = get_json(&base(&server), "/api/docs", ADMIN).await;
+    assert!(!docs.to_string().contains(alpha.as_str()), "{docs}");
+    server.stop().await;
+    wait_until_unlocked(beta_data);
+
+    // Without the demo document, alpha merges into beta's data.
+    let alpha_only = work.path().join("alpha-only.jsonl.gz");
+    without_doc(alpha_file, "bildungsleitbild", &alpha_only);
+    let (code, out) = run(&[
+        "import",
+        alpha_only.to_str().unwrap(),
+        "--data",
+        beta_data.to_str().unwrap(),
+        "--merge",
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("all intact"), "{out}");
+    let server = TestServer::start_in(beta_data, |_| {}).await;
+    let base = base(&server);
+    for (doc, title) in [(alpha, "Alpha"), (beta, "Beta")] {
+        let text = get(&base, &format!("/api/docs/{doc}/text?format=txt"), ADMIN)
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(text.trim_end(), format!("Text von {title}"));
+    }
+    // Both documents' invitees still get in, each to their own document.
+    let me = get_json(&base, &format!("/api/me?doc={alpha}"), &tokens[0]).await;
+    assert_eq!(me["name"], "Person Alpha", "{me}");
+    let me = get_json(&base, &format!("/api/me?doc={beta}"), &tokens[1]).await;
+    assert_eq!(me["name"], "Person Beta", "{me}");
+    let audit = get_json(&base, &format!("/api/docs/{alpha}/audit"), ADMIN).await;
+    assert!(
+        !audit.as_array().unwrap().is_empty(),
+        "alpha's audit came along"
+    );
+}

@@ -95,21 +95,68 @@ impl Store {
             }))
     }
 
+    /// What keeps `items` (tree, key) from being merged into this store: a document, an
+    /// invite or a token both hold, or an archive on both sides (its hash chain cannot
+    /// take entries of another).
+    pub fn merge_conflicts<'a>(
+        &self,
+        items: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Vec<String>, StoreError> {
+        let trees = self.trees()?;
+        let has_archive = trees.archive.keys_with_prefix(&[]).next().is_some();
+        let mut conflicts = Vec::new();
+        let mut archive_noted = false;
+        for (tree, key) in items {
+            let what = match tree {
+                keys::META if trees.meta.get(key)?.is_some() => {
+                    format!("document {} exists in both", String::from_utf8_lossy(key))
+                }
+                keys::INVITES if trees.invites.get(key)?.is_some() => {
+                    format!("invite {} exists in both", String::from_utf8_lossy(key))
+                }
+                keys::TOKENS if trees.tokens.get(key)?.is_some() => {
+                    "a sign-in token exists in both".into()
+                }
+                keys::ARCHIVE if has_archive && !archive_noted => {
+                    archive_noted = true;
+                    "both hold adopted texts: one archive's hash chain cannot take the other's entries".into()
+                }
+                _ => continue,
+            };
+            conflicts.push(what);
+        }
+        Ok(conflicts)
+    }
+
     /// Writes one imported value (sealed as every value), and for a log record, the
-    /// document's head. The caller flushes at the end.
-    pub fn import_value(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    /// document's head. When `merging` into a store that holds data, its settings stay
+    /// and an audit entry whose key is taken gets a new one. The caller flushes at the end.
+    pub fn import_value(
+        &self,
+        tree: &str,
+        key: &[u8],
+        value: &[u8],
+        merging: bool,
+    ) -> Result<(), StoreError> {
         if !EXPORTED.contains(&tree) {
             return Err(StoreError::Corrupt(format!(
                 "an export holds no tree {tree:?}"
             )));
         }
-        if tree == keys::SETTINGS && INTERNAL_SETTINGS.iter().any(|i| key == i.as_bytes()) {
+        if tree == keys::SETTINGS
+            && (merging || INTERNAL_SETTINGS.iter().any(|i| key == i.as_bytes()))
+        {
             return Ok(());
         }
         self.write(|trees| {
             let table = trees
                 .table(tree)
                 .ok_or_else(|| StoreError::Corrupt(format!("no tree {tree}")))?;
+            if merging && tree == keys::AUDIT && table.get(key)?.is_some() {
+                let mut rekeyed = key[..key.len().saturating_sub(8)].to_vec();
+                rekeyed.extend_from_slice(&trees.db.generate_id()?.to_be_bytes());
+                return table.insert(rekeyed, value);
+            }
             table.insert(key, value)?;
             if tree == keys::LOG {
                 let seq =
