@@ -78,6 +78,17 @@ pub fn check_doc(doc: &DocForCheck) -> Vec<Finding> {
     if let Some(problem) = &doc.log_problem {
         add(&subject, problem.clone());
     }
+    if let Ok(meta) = &doc.meta {
+        if meta.size > 0 && doc.log.is_empty() && doc.log_problem.is_none() {
+            add(
+                &subject,
+                format!(
+                    "its log is empty, but {} bytes were written to it",
+                    meta.size
+                ),
+            );
+        }
+    }
     match &doc.snapshot {
         None | Some(Ok(_)) if doc.log_problem.is_some() => {}
         None => {}

@@ -457,6 +457,19 @@ impl Store {
                 )));
             }
         }
+        if last.is_none() && loaded.snapshot.is_none() {
+            // Nothing but a purge removes log records, and a purge removes the metadata
+            // too: metadata that counts bytes written over an empty log means the log
+            // was lost (damage sled recovered from silently), not an empty document.
+            if let Some(meta) = trees.meta.get_json::<DocMeta>(doc.as_str())? {
+                if meta.size > 0 {
+                    return Err(broken(format!(
+                        "is empty, but {} bytes were written to it",
+                        meta.size
+                    )));
+                }
+            }
+        }
         loaded.last_seq = last;
         loaded.next_seq = last.map_or(0, |l| l + 1);
         // Never hand out a sequence number the snapshot already covers: a record there
@@ -865,6 +878,25 @@ mod tests {
             1,
             "other documents keep theirs"
         );
+    }
+
+    #[tokio::test]
+    async fn a_lost_log_under_metadata_that_counts_writes_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
+        let (fresh, lost) = (name("fresh"), name("lost"));
+        store
+            .create(&fresh, &DocMeta::new("Neu", 1), None)
+            .await
+            .unwrap();
+        assert!(store.load(&fresh).unwrap().tail.is_empty(), "new and empty");
+        let mut meta = DocMeta::new("Verloren", 1);
+        meta.size = 120;
+        store.create(&lost, &meta, None).await.unwrap();
+        match store.load(&lost) {
+            Err(StoreError::Corrupt(why)) => assert!(why.contains("120 bytes"), "{why}"),
+            other => panic!("an empty log under {meta:?} was served: {other:?}"),
+        }
     }
 
     #[tokio::test]
