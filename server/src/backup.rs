@@ -10,7 +10,7 @@ const PREFIX: &str = "leitbild-backup-";
 const SUFFIX: &str = ".jsonl.gz";
 
 /// The file name of a backup taken at `ms` (sorts by time).
-fn file_name(ms: u64) -> String {
+pub fn file_name(ms: u64) -> String {
     let stamp: String = crate::timestamp::to_rfc3339(ms)
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())

@@ -403,13 +403,7 @@ pub async fn export(args: ExportArgs) -> Result<(), CliError> {
 }
 
 pub async fn backup(args: BackupArgs) -> Result<(), CliError> {
-    let name = format!(
-        "leitbild-backup-{}.jsonl.gz",
-        crate::timestamp::to_rfc3339(crate::store::now_ms())
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-    );
+    let name = crate::backup::file_name(crate::store::now_ms());
     std::fs::create_dir_all(&args.to)
         .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", args.to.display())))?;
     let out = args.to.join(name);
@@ -511,30 +505,14 @@ async fn over_tcp(url: &str, token: &str, path: &str) -> Result<(StatusCode, Val
     let stream = tokio::net::TcpStream::connect(authority)
         .await
         .map_err(|e| CliError::Usage(format!("cannot reach {url}: {e}")))?;
-    let protocol = |e: &dyn std::fmt::Display| CliError::Protocol(e.to_string());
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| protocol(&e))?;
-    tokio::spawn(connection);
     let request = Request::builder()
         .method(Method::GET)
         .uri(path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
         .body(Full::new(Bytes::new()))
-        .map_err(|e| protocol(&e))?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| protocol(&e))?;
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| protocol(&e))?
-        .to_bytes();
+        .map_err(|e| CliError::Protocol(e.to_string()))?;
+    let (status, bytes) = exchange(stream, request).await?;
     Ok((
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -649,12 +627,6 @@ async fn raw_request(
             data: data.to_path_buf(),
             source,
         })?;
-    let protocol = |e: &dyn std::fmt::Display| CliError::Protocol(e.to_string());
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| protocol(&e))?;
-    tokio::spawn(connection);
     let body = body.map(|b| b.to_string()).unwrap_or_default();
     let request = Request::builder()
         .method(method)
@@ -662,7 +634,24 @@ async fn raw_request(
         .header(hyper::header::HOST, "localhost")
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))
-        .map_err(|e| protocol(&e))?;
+        .map_err(|e| CliError::Protocol(e.to_string()))?;
+    exchange(stream, request).await
+}
+
+/// Sends `request` over `stream` (HTTP/1.1): the status and the body's bytes.
+async fn exchange<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> Result<(StatusCode, Bytes), CliError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let protocol = |e: &dyn std::fmt::Display| CliError::Protocol(e.to_string());
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| protocol(&e))?;
+    tokio::spawn(connection);
     let response = sender
         .send_request(request)
         .await
