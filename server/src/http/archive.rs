@@ -94,14 +94,15 @@ pub async fn adopt(
         .display(&identity)
         .map(|d| d.name)
         .unwrap_or_default();
+    let (doc_id, adopter) = (name.as_str().to_owned(), identity.as_str().to_owned());
     let draft = tokio::task::spawn_blocking(move || -> Result<Draft, ApiError> {
         let doc = doc_of(&version_state).map_err(|e| ApiError::Damaged(e.to_string()))?;
         Ok(Draft {
             adoption,
             adopted_at: timestamp::to_rfc3339(now_ms()),
-            adopter: identity.as_str().to_owned(),
+            adopter,
             adopter_name,
-            doc: name.as_str().to_owned(),
+            doc: doc_id,
             doc_title: meta.title,
             version: version.id,
             frozen: Frozen {
@@ -115,8 +116,6 @@ pub async fn adopt(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let name = doc_name(&doc)?;
-    let identity = grant.identity();
     let (entry, replayed) = match state.store.append_to_archive(draft, key.as_deref()).await? {
         Appended::New(entry) => {
             state.auth.record(
