@@ -43,8 +43,8 @@ impl Store {
         }
         for key in trees.log.keys_with_prefix(&[]) {
             let key = key?;
-            if let Some(end) = key.len().checked_sub(9) {
-                names.insert(String::from_utf8_lossy(&key[..end]).into_owned());
+            if let Some(doc) = keys::log_doc(&key) {
+                names.insert(String::from_utf8_lossy(doc).into_owned());
             }
         }
         Ok(names.into_iter().collect())

@@ -58,9 +58,9 @@ impl Store {
                     .collect::<Result<_, StoreError>>()?;
                 for entry in table.iter() {
                     let (key, value) = entry?;
-                    let seq = keys::log_seq(&key)
-                        .ok_or_else(|| StoreError::Corrupt("a log key".into()))?;
-                    let doc = &key[..key.len() - 9];
+                    let (Some(seq), Some(doc)) = (keys::log_seq(&key), keys::log_doc(&key)) else {
+                        return Err(StoreError::Corrupt("a log key".into()));
+                    };
                     if heads.get(doc).is_some_and(|&head| seq <= head) {
                         emit(name, &key, &value)?;
                     }
@@ -159,9 +159,9 @@ impl Store {
             }
             table.insert(key, value)?;
             if tree == keys::LOG {
-                let seq =
-                    keys::log_seq(key).ok_or_else(|| StoreError::Corrupt("a log key".into()))?;
-                let doc = &key[..key.len() - 9];
+                let (Some(seq), Some(doc)) = (keys::log_seq(key), keys::log_doc(key)) else {
+                    return Err(StoreError::Corrupt("a log key".into()));
+                };
                 let newer = trees
                     .heads
                     .get(doc)?

@@ -191,6 +191,11 @@ pub fn log_seq(key: &[u8]) -> Option<u64> {
         .then(|| u64::from_be_bytes(key[tail..].try_into().unwrap_or([0; 8])))
 }
 
+/// The document name part of a log key, or `None` if it is not one.
+pub fn log_doc(key: &[u8]) -> Option<&[u8]> {
+    log_seq(key).map(|_| &key[..key.len() - 9])
+}
+
 /// One entry of the update log: when, who, and the v1 update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
