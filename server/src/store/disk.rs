@@ -89,18 +89,37 @@ impl Trees {
     }
 }
 
+/// How often (every 20 ms) opening retries a database whose lock is held: up to 1 s.
+const LOCK_RETRIES: u32 = 50;
+
 /// Opens the database in `dir`. A store written before values were sealed is sealed
 /// first, in place.
 pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreError> {
-    let opened = catch_unwind(AssertUnwindSafe(|| {
-        sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_bytes)
-            // Only the store's group commit flushes: what becomes durable, and when, is
-            // its decision (a flush that failed must leave nothing durable behind it).
-            .flush_every_ms(None)
-            .open()
-    }));
+    let attempt = || {
+        catch_unwind(AssertUnwindSafe(|| {
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                // Only the store's group commit flushes: what becomes durable, and when,
+                // is its decision (a flush that failed must leave nothing durable behind).
+                .flush_every_ms(None)
+                .open()
+        }))
+    };
+    let is_locked = |e: &sled::Error| {
+        matches!(e, sled::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock
+            || e.to_string().contains("could not acquire lock"))
+    };
+    // sled's own threads can hold the lock a moment after the last handle of a database
+    // closed in this process (a restart): wait for that briefly before saying "locked".
+    let mut opened = attempt();
+    for _ in 0..LOCK_RETRIES {
+        if !matches!(&opened, Ok(Err(e)) if is_locked(e)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        opened = attempt();
+    }
     let db = match opened {
         Err(panic) => {
             return Err(StoreError::Unreadable(format!(
@@ -108,12 +127,7 @@ pub fn open(dir: &Path, cache_bytes: u64, epoch: u64) -> Result<Trees, StoreErro
                 panic_message(&panic)
             )))
         }
-        Ok(Err(sled::Error::Io(e)))
-            if e.kind() == std::io::ErrorKind::WouldBlock
-                || e.to_string().contains("could not acquire lock") =>
-        {
-            return Err(StoreError::Locked)
-        }
+        Ok(Err(e)) if is_locked(&e) => return Err(StoreError::Locked),
         Ok(Err(sled::Error::Corruption { .. })) => {
             return Err(StoreError::Unreadable("sled found corrupted data".into()))
         }
