@@ -133,11 +133,62 @@ pub struct Run {
     pub author: Option<u32>,
 }
 
-/// The difference between two documents.
+/// The difference between two documents. Authors are indices into the caller's table
+/// until [`Diff::named`] puts names in their place.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Diff {
-    pub blocks: Vec<BlockDiff>,
-    pub summary: Summary,
+pub struct Diff<A = u32> {
+    pub blocks: Vec<BlockDiff<A>>,
+    pub summary: Summary<A>,
+}
+
+impl Diff {
+    /// The same diff with each author index `i` replaced by `name(i)`.
+    pub fn named<A: Clone>(self, name: impl Fn(u32) -> A) -> Diff<A> {
+        let blocks = self
+            .blocks
+            .into_iter()
+            .map(|b| BlockDiff {
+                op: b.op,
+                from: b.from,
+                to: b.to,
+                kind_from: b.kind_from,
+                kind_to: b.kind_to,
+                segments: b
+                    .segments
+                    .into_iter()
+                    .map(|s| Segment {
+                        op: s.op,
+                        text: s.text,
+                        marks: s.marks,
+                        marks_from: s.marks_from,
+                        authors: s.authors.iter().map(|&a| name(a)).collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let summary = self.summary;
+        Diff {
+            blocks,
+            summary: Summary {
+                blocks_added: summary.blocks_added,
+                blocks_removed: summary.blocks_removed,
+                blocks_changed: summary.blocks_changed,
+                blocks_moved: summary.blocks_moved,
+                words_added: summary.words_added,
+                words_removed: summary.words_removed,
+                authors: summary
+                    .authors
+                    .into_iter()
+                    .map(|share| AuthorShare {
+                        author: name(share.author),
+                        words_added: share.words_added,
+                        words_removed: share.words_removed,
+                        share: share.share,
+                    })
+                    .collect(),
+            },
+        }
+    }
 }
 
 /// What happened to a block.
@@ -158,7 +209,7 @@ pub enum BlockOp {
 /// `to` is. Several entries share a `from` when a block was split, a `to` when blocks
 /// were merged; their segments, in order, then make up the shared block.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BlockDiff {
+pub struct BlockDiff<A = u32> {
     pub op: BlockOp,
     /// The block's index in FROM.
     pub from: Option<usize>,
@@ -169,7 +220,7 @@ pub struct BlockDiff {
     /// The block's text, cut where the op, the marks or the change of marks changes.
     /// Equal and inserted segments together are the TO text, equal and deleted ones the
     /// FROM text.
-    pub segments: Vec<Segment>,
+    pub segments: Vec<Segment<A>>,
 }
 
 /// What happened to a stretch of text.
@@ -183,7 +234,7 @@ pub enum SegOp {
 
 /// A stretch of text with one op and one set of marks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Segment {
+pub struct Segment<A = u32> {
     pub op: SegOp,
     pub text: String,
     /// The marks in TO (in FROM for deleted text).
@@ -193,13 +244,13 @@ pub struct Segment {
     /// Sorted, distinct author indices of the characters covered: inserted text by its
     /// TO authors, deleted text by its FROM authors, equal text only if its marks changed
     /// (by its TO authors).
-    pub authors: Vec<u32>,
+    pub authors: Vec<A>,
 }
 
 /// The numbers of a [`Diff`]. Block counts are counts of entries by op (a split makes
 /// two changed entries).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Summary {
+pub struct Summary<A = u32> {
     pub blocks_added: usize,
     pub blocks_removed: usize,
     pub blocks_changed: usize,
@@ -207,13 +258,13 @@ pub struct Summary {
     pub words_added: usize,
     pub words_removed: usize,
     /// By author index. Words without an author count in the totals only.
-    pub authors: Vec<AuthorShare>,
+    pub authors: Vec<AuthorShare<A>>,
 }
 
 /// One author's part of the words added and removed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct AuthorShare {
-    pub author: u32,
+pub struct AuthorShare<A = u32> {
+    pub author: A,
     pub words_added: usize,
     pub words_removed: usize,
     /// This author's words added and removed, as a fraction of all words added and
@@ -1454,6 +1505,7 @@ impl<'p, 'a> Writer<'p, 'a> {
         let (docs, marks) = (self.docs, self.marks);
         let mut out = Vec::new();
         let mut current: Option<(SegKey, Segment)> = None;
+        let mut token_authors = Vec::new();
         for &step in steps {
             let (op, block, token, marks_from) = match step {
                 Step::Equal(_, j) => (SegOp::Equal, &docs.to[new.locs[j].0], new.locs[j].1, None),
@@ -1476,36 +1528,31 @@ impl<'p, 'a> Writer<'p, 'a> {
                 ),
             };
             let token = &block.tokens()[token];
-            let mut token_authors = Vec::new();
+            token_authors.clear();
             let credit = block.authors_of(token, &mut token_authors);
             token_authors.sort_unstable();
             token_authors.dedup();
             let tracked = op != SegOp::Equal || marks_from.is_some();
-            let key_authors = if tracked {
-                token_authors.clone()
-            } else {
-                Vec::new()
+            let key_authors: &[u32] = if tracked { &token_authors } else { &[] };
+            let same = |(k, _): &(SegKey, Segment)| {
+                (k.0, k.1, k.2) == (op, token.marks, marks_from) && k.3 == key_authors
             };
-            let key = (op, token.marks, marks_from, key_authors);
-            if current.as_ref().is_some_and(|(k, _)| *k != key) {
+            if current.as_ref().is_some_and(|c| !same(c)) {
                 out.extend(current.take().map(|(_, s)| s));
             }
+            // Every token of a segment has its authors (the key says so).
             let (_, segment) = current.get_or_insert_with(|| {
                 let segment = Segment {
                     op,
                     text: String::new(),
                     marks: marks.names(token.marks),
                     marks_from: marks_from.map(|m| marks.names(m)),
-                    authors: Vec::new(),
+                    authors: key_authors.to_vec(),
                 };
-                (key, segment)
+                ((op, token.marks, marks_from, key_authors.to_vec()), segment)
             });
             segment.text.push_str(block.token_text(token));
-            if !tracked {
-                continue;
-            }
-            segment.authors.extend(token_authors);
-            if !token.word {
+            if !tracked || !token.word {
                 continue;
             }
             let counts = credit.map(|a| self.by_author.entry(a).or_default());
@@ -1522,10 +1569,6 @@ impl<'p, 'a> Writer<'p, 'a> {
             }
         }
         out.extend(current.map(|(_, s)| s));
-        for segment in &mut out {
-            segment.authors.sort_unstable();
-            segment.authors.dedup();
-        }
         out
     }
 
