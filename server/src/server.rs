@@ -131,6 +131,7 @@ pub async fn serve_and_tell(
         max_connections: config.max_connections,
         links: links.clone(),
         private_archive: config.private_archive,
+        history: Default::default(),
     };
 
     // On the signal, two things at once: the listeners stop accepting, and the rooms close

@@ -18,9 +18,20 @@ use crate::store::Record;
 struct Ranges(BTreeMap<u32, (u32, usize)>);
 
 impl Ranges {
-    fn find(&self, clock: u32) -> Option<usize> {
-        let (_, &(end, record)) = self.0.range(..=clock).next_back()?;
-        (clock < end).then_some(record)
+    /// The record that holds `clock`, and the clock where that answer changes: the end
+    /// of its range, or the start of the next range if no record holds it.
+    fn find(&self, clock: u32) -> (Option<usize>, u32) {
+        if let Some((_, &(end, record))) = self.0.range(..=clock).next_back() {
+            if clock < end {
+                return (Some(record), end);
+            }
+        }
+        let next = self
+            .0
+            .range(clock..)
+            .next()
+            .map_or(u32::MAX, |(&start, _)| start);
+        (None, next)
     }
 
     /// Claims `start..end` for `record` where no earlier range holds it.
@@ -58,7 +69,8 @@ impl Authorship {
         authorship
     }
 
-    fn add(&mut self, index: usize, update: &[u8]) {
+    /// Adds record `index` (the next in log order), whose update is `update`.
+    pub fn add(&mut self, index: usize, update: &[u8]) {
         let Ok(update) = Update::decode_v1(update) else {
             return;
         };
@@ -76,14 +88,21 @@ impl Authorship {
         }
     }
 
-    /// The record that inserted the item `id`.
-    pub fn inserted_by(&self, id: &ID) -> Option<usize> {
-        self.inserted.get(&id.client.get())?.find(id.clock)
+    /// The record that inserted the item `id`, and the clock (of `id`'s client) up to
+    /// which the same holds: the ids `id.clock..end` share the answer.
+    pub fn inserted_by(&self, id: &ID) -> (Option<usize>, u32) {
+        Self::find(&self.inserted, id)
     }
 
-    /// The first record that deleted the item `id`.
-    pub fn deleted_by(&self, id: &ID) -> Option<usize> {
-        self.deleted.get(&id.client.get())?.find(id.clock)
+    /// The first record that deleted the item `id`, and up to which clock that holds.
+    pub fn deleted_by(&self, id: &ID) -> (Option<usize>, u32) {
+        Self::find(&self.deleted, id)
+    }
+
+    fn find(claims: &HashMap<u64, Ranges>, id: &ID) -> (Option<usize>, u32) {
+        claims
+            .get(&id.client.get())
+            .map_or((None, u32::MAX), |ranges| ranges.find(id.clock))
     }
 }
 
@@ -122,14 +141,14 @@ mod tests {
         step(&|txn| text.remove_range(txn, 1, 2));
         assert_eq!(text.get_string(&a.transact()), "ade");
         let authorship = Authorship::of(&records);
-        assert_eq!(authorship.inserted_by(&id(1, 0)), Some(0));
-        assert_eq!(authorship.inserted_by(&id(1, 2)), Some(0));
-        assert_eq!(authorship.inserted_by(&id(1, 3)), Some(1));
-        assert_eq!(authorship.inserted_by(&id(1, 5)), None);
-        assert_eq!(authorship.deleted_by(&id(1, 1)), Some(2));
-        assert_eq!(authorship.deleted_by(&id(1, 2)), Some(2));
-        assert_eq!(authorship.deleted_by(&id(1, 0)), None);
-        assert_eq!(authorship.deleted_by(&id(2, 0)), None);
+        assert_eq!(authorship.inserted_by(&id(1, 0)), (Some(0), 3));
+        assert_eq!(authorship.inserted_by(&id(1, 2)), (Some(0), 3));
+        assert_eq!(authorship.inserted_by(&id(1, 3)), (Some(1), 5));
+        assert_eq!(authorship.inserted_by(&id(1, 5)), (None, u32::MAX));
+        assert_eq!(authorship.deleted_by(&id(1, 1)), (Some(2), 3));
+        assert_eq!(authorship.deleted_by(&id(1, 2)), (Some(2), 3));
+        assert_eq!(authorship.deleted_by(&id(1, 0)), (None, 1));
+        assert_eq!(authorship.deleted_by(&id(2, 0)), (None, u32::MAX));
     }
 
     #[test]
@@ -138,7 +157,12 @@ mod tests {
         ranges.claim(5, 10, 0);
         ranges.claim(0, 20, 1);
         ranges.claim(8, 12, 2);
-        let owners: Vec<_> = (0..22).map(|c| ranges.find(c)).collect();
+        let owners: Vec<_> = (0..22).map(|c| ranges.find(c).0).collect();
+        assert_eq!(
+            ranges.find(3),
+            (Some(1), 5),
+            "the answer holds up to the range's end"
+        );
         let mut expected = vec![Some(1); 5];
         expected.extend([Some(0); 5]);
         expected.extend([Some(1); 10]);

@@ -32,9 +32,12 @@ struct Frame {
     next: usize,
 }
 
-/// The blocks of `doc`'s `default` fragment; `author` names the author (an index into
-/// the caller's table) of the character with a given id.
-pub fn blocks(doc: &Doc, author: &dyn Fn(&ID) -> Option<u32>) -> Vec<Block> {
+/// Who wrote the character with a given id (an index into the caller's table), and the
+/// clock up to which the characters of that client share the answer.
+pub type AuthorOf<'a> = &'a dyn Fn(&ID) -> (Option<u32>, u32);
+
+/// The blocks of `doc`'s `default` fragment, each character's author named by `author`.
+pub fn blocks(doc: &Doc, author: AuthorOf) -> Vec<Block> {
     let mut txn = doc.transact_mut();
     let Some(root) = txn.get_xml_fragment("default") else {
         return Vec::new();
@@ -131,7 +134,7 @@ fn runs(
     now: &Snapshot,
     deleted: &IdSet,
     nodes: &[XmlOut],
-    author: &dyn Fn(&ID) -> Option<u32>,
+    author: AuthorOf,
 ) -> Vec<Run> {
     let mut out: Vec<Run> = Vec::new();
     let mut push = |text: &str, marks: &[String], by: Option<u32>| match out.last_mut() {
@@ -161,14 +164,18 @@ fn runs(
                         continue;
                     }
                     // Each character's id: the item's first id plus its UTF-16 offset.
+                    // The author is asked again only where its answer may change.
                     let mut clock = change.id.clock;
                     let mut start = 0;
-                    let mut current = author(&change.id);
+                    let (mut current, mut until) = author(&change.id);
                     for (at, c) in s.char_indices() {
-                        let by = author(&ID::new(change.id.client, clock));
-                        if by != current {
-                            push(&s[start..at], &marks, current);
-                            (start, current) = (at, by);
+                        if clock >= until {
+                            let (by, next) = author(&ID::new(change.id.client, clock));
+                            until = next;
+                            if by != current {
+                                push(&s[start..at], &marks, current);
+                                (start, current) = (at, by);
+                            }
                         }
                         clock += c.len_utf16() as u32;
                     }
@@ -260,7 +267,7 @@ mod tests {
             };
             text.insert(&mut txn, 13, "alle"); // bytes: "ü" is two
         }
-        let by_client = |id: &ID| Some(id.client.get() as u32);
+        let by_client = |id: &ID| (Some(id.client.get() as u32), id.clock + 1);
         let blocks = blocks(&second, &by_client);
         let kinds: Vec<_> = blocks.iter().map(|b| b.kind).collect();
         assert_eq!(

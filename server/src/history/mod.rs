@@ -8,6 +8,7 @@
 pub mod authorship;
 pub mod blocks;
 pub mod diff;
+pub mod index;
 pub mod restore;
 pub mod version;
 
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, Transact, Update};
+use yrs::{Doc, Transact, Update, ID};
 
 use crate::store::Record;
 use authorship::Authorship;
@@ -59,11 +60,6 @@ impl std::str::FromStr for Point {
     }
 }
 
-/// How many of the records (in log order) were written at or before `t_ms`.
-pub fn records_until(records: &[Record], t_ms: u64) -> usize {
-    records.partition_point(|r| r.ts_ms <= t_ms)
-}
-
 /// The document after `state` (a v1 update, or nothing) and then `records`, replayed one
 /// transaction each. (In one transaction, yrs's squashing at its end moves the whole
 /// block list once per merged range: 2,576 records of the automerge-paper trace took
@@ -91,50 +87,96 @@ pub struct Compared {
     pub authors: Vec<String>,
 }
 
-/// Identities by author index, as the diff names them.
-#[derive(Default)]
-struct AuthorTable {
+/// Identities by author index, as the diff names them, and each record's author index
+/// once it was asked for.
+struct AuthorTable<'r> {
+    records: &'r [Record],
     ids: Vec<String>,
-    index: HashMap<String, u32>,
+    index: HashMap<&'r str, u32>,
+    by_record: Vec<Option<u32>>,
 }
 
-impl AuthorTable {
-    fn of(&mut self, record: Option<&Record>) -> Option<u32> {
-        let author = author_of(record?);
+impl<'r> AuthorTable<'r> {
+    fn new(records: &'r [Record]) -> Self {
+        AuthorTable {
+            records,
+            ids: Vec::new(),
+            index: HashMap::new(),
+            by_record: vec![None; records.len()],
+        }
+    }
+
+    /// The author index of record `index`; `None` if there is no such record.
+    fn of(&mut self, index: usize) -> Option<u32> {
+        let record = self.records.get(index)?;
+        if let Some(known) = self.by_record[index] {
+            return Some(known);
+        }
+        let author = record.author.as_deref().unwrap_or(SERVER);
         let next = self.ids.len() as u32;
-        Some(*self.index.entry(author.clone()).or_insert_with(|| {
-            self.ids.push(author);
+        let id = *self.index.entry(author).or_insert_with(|| {
+            self.ids.push(author.to_owned());
             next
-        }))
+        });
+        self.by_record[index] = Some(id);
+        Some(id)
     }
 }
 
+/// Who wrote what the server wrote on its own.
+const SERVER: &str = "server";
+
 /// The identity behind a record; `server` for content the server wrote on its own.
 fn author_of(record: &Record) -> String {
-    record.author.clone().unwrap_or_else(|| "server".to_owned())
+    record.author.as_deref().unwrap_or(SERVER).to_owned()
 }
 
 /// Compares the text of `from` with `to` (the document after its first `to_records`
 /// records). What `to` has and `from` had not is attributed to whoever inserted it, what
-/// `from` had and `to` has not to whoever deleted it, both from `records`, the
-/// document's whole log.
-pub fn compare(from: &Doc, to: &Doc, records: &[Record], to_records: usize) -> Compared {
-    let authorship = Authorship::of(records);
-    let table = RefCell::new(AuthorTable::default());
-    let within = |index: Option<usize>| {
-        index
-            .filter(|&i| i < to_records)
-            .and_then(|i| records.get(i))
+/// `from` had and `to` has not to whoever deleted it, both from `authorship` of
+/// `records`, the document's whole log.
+pub fn compare(
+    from: &Doc,
+    to: &Doc,
+    authorship: &Authorship,
+    records: &[Record],
+    to_records: usize,
+) -> Compared {
+    let records = &records[..to_records.min(records.len())];
+    let side = |doc: &Doc, claim: fn(&Authorship, &ID) -> (Option<usize>, u32)| {
+        let table = RefCell::new(AuthorTable::new(records));
+        let blocks = blocks::blocks(doc, &|id| {
+            let (record, until) = claim(authorship, id);
+            (record.and_then(|i| table.borrow_mut().of(i)), until)
+        });
+        (blocks, table.into_inner().ids)
     };
-    let from_blocks = blocks::blocks(from, &|id| {
-        table.borrow_mut().of(within(authorship.deleted_by(id)))
+    // The two documents are read at once, on two threads, each with its own table.
+    let ((from_blocks, mut authors), (mut to_blocks, to_authors)) = std::thread::scope(|s| {
+        let from_side = s.spawn(|| side(from, Authorship::deleted_by));
+        let to_side = side(to, Authorship::inserted_by);
+        let from_side = from_side
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (from_side, to_side)
     });
-    let to_blocks = blocks::blocks(to, &|id| {
-        table.borrow_mut().of(within(authorship.inserted_by(id)))
-    });
+    // One table: FROM's authors in the order found, then those new in TO.
+    let renumbered: Vec<u32> = to_authors
+        .into_iter()
+        .map(|id| {
+            let at = authors.iter().position(|known| *known == id);
+            at.unwrap_or_else(|| {
+                authors.push(id);
+                authors.len() - 1
+            }) as u32
+        })
+        .collect();
+    for run in to_blocks.iter_mut().flat_map(|b| b.runs.iter_mut()) {
+        run.author = run.author.and_then(|a| renumbered.get(a as usize).copied());
+    }
     Compared {
         diff: diff::diff(&from_blocks, &to_blocks),
-        authors: table.into_inner().ids,
+        authors,
     }
 }
 
@@ -150,14 +192,14 @@ pub struct Span {
     pub at: Option<u64>,
 }
 
-/// Who wrote each passage of `doc`, from the records that made it. Adjacent text of one
-/// author is one span, dated by its latest record.
-pub fn blame(doc: &Doc, records: &[Record]) -> Vec<Span> {
-    let authorship = Authorship::of(records);
+/// Who wrote each passage of `doc`, the document after `records` (a prefix of the log
+/// `authorship` was read from). Adjacent text of one author is one span, dated by its
+/// latest record.
+pub fn blame(doc: &Doc, authorship: &Authorship, records: &[Record]) -> Vec<Span> {
     let blocks = blocks::blocks(doc, &|id| {
-        authorship
-            .inserted_by(id)
-            .and_then(|i| u32::try_from(i).ok())
+        let (record, until) = authorship.inserted_by(id);
+        let record = record.filter(|&i| i < records.len());
+        (record.and_then(|i| u32::try_from(i).ok()), until)
     });
     let mut spans: Vec<Span> = Vec::new();
     for (block, runs) in blocks.iter().map(|b| &b.runs).enumerate() {

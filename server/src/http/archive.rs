@@ -288,7 +288,8 @@ pub(super) async fn compared(
     let compared = tokio::task::spawn_blocking(move || {
         let from = doc_of(&state_a).map_err(|e| ApiError::Damaged(e.to_string()))?;
         let to = doc_of(&state_b).map_err(|e| ApiError::Damaged(e.to_string()))?;
-        Ok::<_, ApiError>(crate::history::compare(&from, &to, &[], 0))
+        let nobody = crate::history::authorship::Authorship::default();
+        Ok::<_, ApiError>(crate::history::compare(&from, &to, &nobody, &[], 0))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;

@@ -6,7 +6,7 @@
 //! CPU-bound and can take tens of milliseconds on a long history.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -22,13 +22,15 @@ use crate::access::audit::Event;
 use crate::access::identity::{clean_text, Identity};
 use crate::access::role::Action;
 use crate::auth::Caller;
+use crate::history::diff::{BlockDiff, Summary};
+use crate::history::index::{lock, Index};
 use crate::history::restore::doc_of;
 use crate::history::version::{Kind, Version};
 use crate::history::{self, Point};
 use crate::name::DocName;
 use crate::render::{self, Format};
 use crate::room::Participant;
-use crate::store::{now_ms, DocMeta, Record, Scope};
+use crate::store::{now_ms, DocMeta, Scope};
 use crate::timestamp;
 
 const MAX_NAME: usize = 200;
@@ -333,27 +335,46 @@ struct Resolved {
     view: Value,
 }
 
-/// The whole log, and the records each sequence number bound covers.
+/// A document's history index (see [`history::index`]), up to date with its log when
+/// [`read_log`] handed it out, with a copy of what resolving a point asks of it: the
+/// index itself is locked only on blocking threads.
 struct Log {
+    index: Arc<Mutex<Index>>,
+    /// Each record's sequence number and time.
     seqs: Vec<u64>,
-    records: Vec<Record>,
+    times: Vec<u64>,
 }
 
 impl Log {
-    fn read(state: &AppState, name: &DocName) -> Result<Log, ApiError> {
-        let (seqs, records) = state
-            .store
-            .history(name)
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .unzip();
-        Ok(Log { seqs, records })
-    }
-
     /// How many records have a sequence number below `next_seq`.
     fn before_seq(&self, next_seq: u64) -> usize {
         self.seqs.partition_point(|&s| s < next_seq)
     }
+}
+
+/// The index of document `name`, with the records written since it was last read.
+fn read_log(state: &AppState, name: &DocName) -> Result<Log, ApiError> {
+    let index = state.history.of(name.as_str());
+    let mut kept = lock(&index);
+    // The count first: a rewrite after it makes the next request start over.
+    kept.renew(state.store.log_rewrites());
+    let tail = state
+        .store
+        .history_after(name, kept.last_seq())
+        .collect::<Result<Vec<_>, _>>()?;
+    kept.extend(tail);
+    let seqs = kept.seqs().to_vec();
+    let times = kept.records().iter().map(|r| r.ts_ms).collect();
+    drop(kept);
+    Ok(Log { index, seqs, times })
+}
+
+/// The document holding `state`, decoded on a blocking thread.
+async fn decoded(state: Vec<u8>) -> Result<Doc, ApiError> {
+    tokio::task::spawn_blocking(move || doc_of(&state))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Damaged(e.to_string()))
 }
 
 /// Resolves `point` (as text) for `name`. Readers of the log get the "now" state from the
@@ -372,7 +393,7 @@ async fn resolve(
         Point::Now => {
             let (doc_state, next_seq) = state.rooms.state(name).await?;
             Ok(Resolved {
-                doc: doc_of(&doc_state).map_err(|e| ApiError::Damaged(e.to_string()))?,
+                doc: decoded(doc_state).await?,
                 records: log.before_seq(next_seq),
                 view: json!({ "point": "now", "kind": "now", "at": timestamp::to_rfc3339(now_ms()) }),
             })
@@ -383,7 +404,7 @@ async fn resolve(
                 .version(name, &id)?
                 .ok_or_else(|| ApiError::BadRequest(format!("unknown version {id}")))?;
             Ok(Resolved {
-                doc: doc_of(&doc_state).map_err(|e| ApiError::Damaged(e.to_string()))?,
+                doc: decoded(doc_state).await?,
                 records: log.before_seq(version.log_records),
                 view: json!({
                     "point": id,
@@ -409,7 +430,7 @@ async fn resolve(
                 None
             };
             Ok(Resolved {
-                doc: doc_of(&doc_state).map_err(|e| ApiError::Damaged(e.to_string()))?,
+                doc: decoded(doc_state).await?,
                 records: covered.map_or(0, |seq| log.before_seq(seq)),
                 view: json!({
                     "point": id,
@@ -427,7 +448,7 @@ async fn resolve(
                     timestamp::to_rfc3339(meta.created_at)
                 )));
             }
-            let records = history::records_until(&log.records, t);
+            let records = log.times.partition_point(|&ts| ts <= t);
             // A replay of a long log takes a while: not on the runtime's threads.
             let (state, name, log) = (state.clone(), name.clone(), log.clone());
             let doc =
@@ -444,7 +465,8 @@ async fn resolve(
 }
 
 /// The document after its first `records` records (those written by `t`), replayed from
-/// the latest version taken by then: it holds the records before it.
+/// the state that covers the most of them: the latest version taken by then, or a state
+/// an earlier request replayed to.
 fn replay_until(
     state: &AppState,
     name: &DocName,
@@ -452,7 +474,7 @@ fn replay_until(
     t: u64,
     records: usize,
 ) -> Result<Doc, ApiError> {
-    let base = state
+    let version = state
         .store
         .versions(name)?
         .into_iter()
@@ -461,13 +483,19 @@ fn replay_until(
         .map(|v| state.store.version(name, &v.id))
         .transpose()?
         .flatten();
-    Ok(match base {
-        Some((version, base)) => {
-            let from = log.before_seq(version.log_records).min(records);
-            history::replay(Some(&base), &log.records[from..records])
-        }
-        None => history::replay(None, &log.records[..records]),
-    })
+    let version = version.map(|(v, state)| (log.before_seq(v.log_records), state.into()));
+    let mut index = lock(&log.index);
+    let base = version
+        .into_iter()
+        .chain(index.point(records))
+        .max_by_key(|(covered, _)| *covered);
+    let (from, state) = match &base {
+        Some((covered, state)) => ((*covered).min(records), Some(&state[..])),
+        None => (0, None),
+    };
+    let doc = history::replay(state, &index.records()[from..records]);
+    index.remember(records, records - from, &doc);
+    Ok(doc)
 }
 
 #[derive(Debug, Deserialize)]
@@ -493,7 +521,7 @@ pub async fn at(
             "t must be an RFC 3339 time, not {t:?}"
         )));
     }
-    let log = Arc::new(blocking(&state, &name, Log::read).await?);
+    let log = Arc::new(blocking(&state, &name, read_log).await?);
     let resolved = resolve(&state, &name, &meta, &t, &log).await?;
     if let Some(format) = format {
         return Ok(text_response(&resolved.doc, format));
@@ -547,9 +575,12 @@ pub async fn diff(
             )))
         }
     };
-    let log = Arc::new(blocking(&state, &name, Log::read).await?);
-    let a = resolve(&state, &name, &meta, &from, &log).await?;
-    let b = resolve(&state, &name, &meta, &to, &log).await?;
+    let log = Arc::new(blocking(&state, &name, read_log).await?);
+    // Both at once: replaying one and decoding the other take a core each.
+    let (a, b) = tokio::try_join!(
+        resolve(&state, &name, &meta, &from, &log),
+        resolve(&state, &name, &meta, &to, &log)
+    )?;
     if unified {
         let text = history::diff::unified(
             &render::render(&a.doc, Format::Markdown),
@@ -572,59 +603,40 @@ pub async fn diff(
     }
     let (a_doc, b_doc, b_records) = (a.doc, b.doc, b.records);
     let compared = tokio::task::spawn_blocking(move || {
-        history::compare(&a_doc, &b_doc, &log.records, b_records)
+        let mut index = lock(&log.index);
+        let (authorship, records) = index.authorship();
+        history::compare(&a_doc, &b_doc, authorship, records, b_records)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut body =
-        serde_json::to_value(&compared.diff).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut names = Names::default();
     let authors: Vec<Value> = compared
         .authors
         .iter()
         .map(|id| names.author(&state, id))
         .collect();
-    name_authors(&mut body, &authors);
-    if let Value::Object(body) = &mut body {
-        body.insert("from".into(), a.view);
-        body.insert("to".into(), b.view);
-        body.insert("authors".into(), json!(authors));
-    }
-    Ok(Json(body).into_response())
+    let diff = compared
+        .diff
+        .named(|i| authors.get(i as usize).unwrap_or(&Value::Null));
+    Ok(Json(DiffBody {
+        blocks: diff.blocks,
+        summary: diff.summary,
+        from: a.view,
+        to: b.view,
+        authors: &authors,
+    })
+    .into_response())
 }
 
-/// Replaces author indices in the diff's segments and summary with `{id, name}`.
-fn name_authors(body: &mut Value, authors: &[Value]) {
-    let named = |index: &Value| {
-        index
-            .as_u64()
-            .and_then(|i| authors.get(i as usize))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    if let Some(blocks) = body.get_mut("blocks").and_then(Value::as_array_mut) {
-        for block in blocks {
-            let Some(segments) = block.get_mut("segments").and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for segment in segments {
-                if let Some(list) = segment.get_mut("authors").and_then(Value::as_array_mut) {
-                    *list = list.iter().map(named).collect();
-                }
-            }
-        }
-    }
-    if let Some(shares) = body
-        .get_mut("summary")
-        .and_then(|s| s.get_mut("authors"))
-        .and_then(Value::as_array_mut)
-    {
-        for share in shares {
-            if let Some(author) = share.get("author").map(named) {
-                share["author"] = author;
-            }
-        }
-    }
+/// A diff as `GET /diff` answers it: authors named `{id, name}` in every segment and
+/// share, the points as they were resolved, and the authors in order of appearance.
+#[derive(Serialize)]
+struct DiffBody<'a> {
+    blocks: Vec<BlockDiff<&'a Value>>,
+    summary: Summary<&'a Value>,
+    from: Value,
+    to: Value,
+    authors: &'a [Value],
 }
 
 #[derive(Debug, Deserialize)]
@@ -641,12 +653,16 @@ pub async fn blame(
     let name = doc_name(&doc)?;
     let meta = allowed(&state, &caller, &name, Action::Read)?;
     let at = query.at.unwrap_or_else(|| "now".to_owned());
-    let log = Arc::new(blocking(&state, &name, Log::read).await?);
+    let log = Arc::new(blocking(&state, &name, read_log).await?);
     let resolved = resolve(&state, &name, &meta, &at, &log).await?;
     let (doc, records) = (resolved.doc, resolved.records);
-    let spans = tokio::task::spawn_blocking(move || history::blame(&doc, &log.records[..records]))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let spans = tokio::task::spawn_blocking(move || {
+        let mut index = lock(&log.index);
+        let (authorship, all) = index.authorship();
+        history::blame(&doc, authorship, &all[..records.min(all.len())])
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut names = Names::default();
     let mut legend: Vec<Value> = Vec::new();
     let spans: Vec<Value> = spans

@@ -25,6 +25,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::access::presented::cleared_cookie;
 use crate::auth::{Auth, AuthError};
 use crate::connection::ConnectionSettings;
+use crate::history::index::Indexes;
 use crate::metrics::Metrics;
 use crate::name::DocName;
 use crate::room::RoomError;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub links: Links,
     /// `--private-archive`: the archive is for signed-in people only.
     pub private_archive: bool,
+    /// What history requests keep of the logs they read.
+    pub history: Arc<Indexes>,
 }
 
 /// How the server names itself in links it hands out, and which other origins it trusts.

@@ -159,6 +159,9 @@ struct Shared {
     /// Held while a document is loaded or its log compacted: sled iterators are not
     /// snapshots, so a load running beside a compaction could read half a merged run.
     log_rewrite: Mutex<()>,
+    /// One more whenever records already in a log may have changed or gone (a
+    /// compaction, a purge): what was read of a log before is stale then.
+    log_rewrites: AtomicU64,
     /// Held while an entry is added to the archive: each entry links to the one before.
     archive_append: tokio::sync::Mutex<()>,
 }
@@ -207,6 +210,7 @@ impl Store {
             epoch: AtomicU64::new(0),
             metrics,
             log_rewrite: Mutex::new(()),
+            log_rewrites: AtomicU64::new(0),
             archive_append: tokio::sync::Mutex::new(()),
         });
         let (flusher, requests) = mpsc::channel(4096);
@@ -338,6 +342,7 @@ impl Store {
                 .log
                 .keys_with_prefix(&keys::log_prefix(doc))
                 .collect::<Result<Vec<_>, _>>()?;
+            self.shared.log_rewrites.fetch_add(1, Relaxed);
             trees.log.apply(Vec::new(), keys)?;
             // Versions: the metadata first, so that no version is listed without its state.
             for table in [&trees.versions, &trees.version_states] {
@@ -485,6 +490,17 @@ impl Store {
         &self,
         doc: &DocName,
     ) -> impl Iterator<Item = Result<(u64, Record), StoreError>> {
+        self.history_after(doc, None)
+    }
+
+    /// The log records of a document after sequence number `after` (all of them for
+    /// `None`), oldest first. Records read before stay as they were as long as
+    /// [`Store::log_rewrites`] does not change.
+    pub fn history_after(
+        &self,
+        doc: &DocName,
+        after: Option<u64>,
+    ) -> impl Iterator<Item = Result<(u64, Record), StoreError>> {
         let read = || -> Result<Vec<(u64, Record)>, StoreError> {
             let trees = self.trees()?;
             let _exclusive = self
@@ -492,9 +508,14 @@ impl Store {
                 .log_rewrite
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
+            let start = match after {
+                Some(seq) => keys::log_key(doc, seq.saturating_add(1)),
+                None => keys::log_prefix(doc),
+            };
+            let end = keys::log_key(doc, u64::MAX);
             trees
                 .log
-                .scan_prefix(&keys::log_prefix(doc))
+                .range(start..=end)
                 .map(|entry| {
                     let (key, value) = entry?;
                     let seq =
@@ -510,6 +531,13 @@ impl Store {
             Err(e) => vec![Err(self.damaged(e))],
         };
         records.into_iter()
+    }
+
+    /// How often records already in a log were rewritten or removed since the store
+    /// opened (a compaction, a purge, a reopen after a failure): read it before reading a
+    /// log, and when it changed, what was read may be stale.
+    pub fn log_rewrites(&self) -> u64 {
+        self.shared.log_rewrites.load(Relaxed) + self.shared.epoch.load(Relaxed)
     }
 
     /// Merges runs of consecutive small log records in `from..=to` (see [`Runs`]) into
@@ -599,6 +627,9 @@ impl Store {
             }
             // One atomic batch; loads wait for it (see `log_rewrite`). Runs hold only
             // small records, so none of the keys rewritten had its value in parts.
+            if !inserts.is_empty() {
+                self.shared.log_rewrites.fetch_add(1, Relaxed);
+            }
             trees.log.apply_over_small(inserts, removals)?;
             Ok(done)
         })
