@@ -275,6 +275,15 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
     let doc = &args.doc;
     let end_txt = rendered_txt(&encoded.end_content, args.layout);
 
+    // The first history request of all: the server keeps nothing of the log yet, so it
+    // reads it whole, reads the authorship of every record and replays halfway.
+    let half = checkpoints
+        .iter()
+        .min_by_key(|c| c.pos.abs_diff(total / 2))
+        .context("no checkpoints")?;
+    let half_path = format!("/api/docs/{doc}/diff?from={}&to=now", rfc3339(half.at_ms));
+    let (first_diff_us, first_diff_body) = get(&server, &half_path).await?;
+
     // A baseline: the current text, rendered by the room, without any history.
     let (text_lat, text_body, text_cpu) = repeat(
         &server,
@@ -327,18 +336,19 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
     .await?;
     let records = serde_json::from_str::<Value>(&at_end_json)?["records"].as_u64();
 
-    // Diff from the halfway checkpoint to now.
-    let half = checkpoints
-        .iter()
-        .min_by_key(|c| c.pos.abs_diff(total / 2))
-        .context("no checkpoints")?;
-    let (diff_lat, diff_body, diff_cpu) = repeat(
+    // Diff from the halfway checkpoint to now, again.
+    let (diff_lat, diff_body, diff_cpu) = repeat(&server, args.runs, &half_path).await?;
+    let diff = DiffFigures::of(&diff_body)?;
+    let first_diff_same = without_now(&first_diff_body)? == without_now(&diff_body)?;
+    // From a moment no request asked for (a 16th of the replay after halfway): a
+    // replay from the nearest state kept.
+    let near = half.at_ms + (t_end - t0) / 16;
+    let (near_lat, _, _) = repeat(
         &server,
-        args.runs,
-        &format!("/api/docs/{doc}/diff?from={}&to=now", rfc3339(half.at_ms)),
+        1,
+        &format!("/api/docs/{doc}/diff?from={}&to=now", rfc3339(near)),
     )
     .await?;
-    let diff = DiffFigures::of(&diff_body)?;
 
     // Blame of now.
     let (blame_lat, blame_body, blame_cpu) =
@@ -451,6 +461,21 @@ pub async fn run(args: HistoryArgs) -> Result<()> {
         "ms",
     );
     t.row("/diff halfway -> now: max", max(&diff_lat), "ms");
+    t.row(
+        "/diff halfway -> now: the first history request (nothing kept yet)",
+        ms(first_diff_us),
+        "ms",
+    );
+    t.row(
+        "/diff halfway -> now: first answer == later answers",
+        pass(first_diff_same),
+        "",
+    );
+    t.row(
+        "/diff from a moment not asked before (halfway + 1/16) -> now",
+        median(&near_lat),
+        "ms",
+    );
     t.row(
         "/diff halfway -> now: server CPU per request",
         cpu_ms(diff_cpu),
@@ -612,6 +637,17 @@ async fn repeat(
     let cpu = (server.cpu()? - cpu0) / runs as u32;
     latencies.sort_unstable();
     Ok((latencies, body, cpu))
+}
+
+/// A diff response without the time of its `now` point, which changes with every request.
+fn without_now(body: &str) -> Result<Value> {
+    let mut diff: Value = serde_json::from_str(body).context("diff is no JSON")?;
+    for point in ["from", "to"] {
+        if diff[point]["kind"] == "now" {
+            diff[point]["at"] = Value::Null;
+        }
+    }
+    Ok(diff)
 }
 
 /// What a diff response says: its blocks and the counts of its summary.
