@@ -256,6 +256,38 @@ test('a reader sees the versions, the text at an earlier moment and who wrote wh
   await ctxR.close();
 });
 
+test('numbered list items keep their numbers in the diff, side by side and in the authorship view', async () => {
+  const doc = await createDoc(env.server.url, 'Leitbild Ziele');
+  const problems = [];
+  const ctx = await env.browser.newContext(WIDE);
+  const page = await openEditor(ctx, env.server.url, doc.id, 'Nora Nummer', problems);
+  await focusEnd(page);
+  // "1. " starts a numbered list.
+  await page.keyboard.type('1. Erstens');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('Zweitens');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('Drittens');
+  await serverHas(doc.id, 'Drittens');
+  const markers = (locator) => locator.evaluateAll((nodes) => nodes.map((node) => getComputedStyle(node, '::before').content));
+
+  const panel = await openHistory(page);
+  await panel.getByLabel('Von').selectOption('start');
+  await panel.getByLabel('Bis').selectOption('now');
+  await panel.getByRole('button', { name: 'Vergleichen', exact: true }).click();
+  await panel.locator('#diff-view ins', { hasText: 'Drittens' }).waitFor();
+  assert.deepEqual(await markers(panel.locator('#diff-view .k-ol')), ['"1."', '"2."', '"3."']);
+  await panel.getByLabel('Nebeneinander').check();
+  await panel.locator('table.diff-sides').waitFor();
+  assert.deepEqual(await markers(panel.locator('table.diff-sides .k-ol')), ['"1."', '"2."', '"3."']);
+
+  await panel.getByLabel('Autorenschaft anzeigen').check();
+  await panel.locator('#blame-view', { hasText: 'Drittens' }).waitFor();
+  assert.deepEqual(await markers(panel.locator('#blame-view .k-ol')), ['"1."', '"2."', '"3."']);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
 test('on a phone the history is a full-screen sheet reached from the header', async () => {
   const doc = await createDoc(env.server.url, 'Leitbild der Jugendhilfe im Landkreis Ludwigslust-Parchim');
   const problems = [];

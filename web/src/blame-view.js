@@ -40,7 +40,9 @@ export function renderBlame(text, legend, blame, kinds = []) {
   for (const [index, parts] of [...blocks.entries()].sort((a, b) => a[0] - b[0])) {
     const whole = parts.map((span) => span.text).join('');
     const known = kinds[index];
-    const block = el('p', `blame-block ${known && known.text === whole ? known.kind : 'k-p'}`);
+    const same = known && known.text === whole;
+    const block = el('p', `blame-block ${same ? known.kind : 'k-p'}`);
+    if (same && Number.isInteger(known.n)) block.dataset.n = String(known.n);
     let previous;
     for (const span of parts) {
       const author = span.author && typeof span.author === 'object' ? span.author : null;

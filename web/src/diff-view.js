@@ -119,10 +119,39 @@ function visible(blocks, onlyChanges) {
 
 const skippedNote = (n) => el('p', 'diff-skipped', n === 1 ? t('diffUnchangedOne') : t('diffUnchanged', { n: formatNumber(n) }));
 
-/** A block's text from the `side` ('from', 'to' or 'both') of its segments. */
-function blockBody(entry, side) {
+/**
+ * The number each item of a numbered list shows, by block index, on one side of the diff: `key`
+ * ('from' or 'to') names the side, `kindKey` its kind. A run of list items counts from 1 at each
+ * depth; any other block ends the run.
+ */
+export function listNumbers(blocks, key, kindKey) {
+  const kinds = new Map();
+  for (const entry of blocks) {
+    const index = entry[key];
+    if (Number.isInteger(index) && !kinds.has(index)) kinds.set(index, entry[kindKey]);
+  }
+  const numbers = new Map();
+  let counts = [];
+  for (const [index, kind] of [...kinds].sort((a, b) => a[0] - b[0])) {
+    const item = kind && typeof kind === 'object' ? kind.list_item : null;
+    if (!item) {
+      counts = [];
+      continue;
+    }
+    const depth = Number.isInteger(item.depth) ? Math.min(Math.max(item.depth, 0), 32) : 0;
+    counts.length = depth + 1; // a shallower item ends the deeper lists
+    counts[depth] = item.ordered ? (counts[depth] ?? 0) + 1 : 0;
+    if (item.ordered) numbers.set(index, counts[depth]);
+  }
+  return numbers;
+}
+
+/** A block's text from the `side` ('from', 'to' or 'both') of its segments; `numbers` from `listNumbers` per side. */
+function blockBody(entry, side, numbers) {
   const kind = side === 'from' ? entry.kind_from : entry.kind_to ?? entry.kind_from;
   const body = el('div', `diff-text ${kindClass(kind)}`);
+  const n = side === 'from' || !Number.isInteger(entry.to) ? numbers.from.get(entry.from) : numbers.to.get(entry.to);
+  if (n !== undefined) body.dataset.n = String(n);
   for (const segment of entry.segments ?? []) {
     if (side === 'from' && segment.op === 'insert') continue;
     if (side === 'to' && segment.op === 'delete') continue;
@@ -139,8 +168,9 @@ export function renderDiff(container, diff, { mode, onlyChanges, labels }) {
     return;
   }
   const shown = visible(blocks, onlyChanges);
+  const numbers = { from: listNumbers(blocks, 'from', 'kind_from'), to: listNumbers(blocks, 'to', 'kind_to') };
   if (mode === 'sides') {
-    container.replaceChildren(sideBySide(shown, labels));
+    container.replaceChildren(sideBySide(shown, labels, numbers));
     return;
   }
   const list = el('div', 'diff-inline');
@@ -152,13 +182,13 @@ export function renderDiff(container, diff, { mode, onlyChanges, labels }) {
     const block = el('div', `diff-block op-${entry.op}`);
     const note = blockNote(entry);
     if (note) block.append(note);
-    block.append(blockBody(entry, 'both'));
+    block.append(blockBody(entry, 'both', numbers));
     list.append(block);
   }
   container.replaceChildren(list);
 }
 
-function sideBySide(shown, labels) {
+function sideBySide(shown, labels, numbers) {
   const table = el('table', 'diff-sides');
   const head = el('thead');
   const row = el('tr');
@@ -179,12 +209,12 @@ function sideBySide(shown, labels) {
     tr.className = `op-${entry.op}`;
     const left = el('td', entry.from === null || entry.from === undefined ? 'diff-empty' : '');
     const right = el('td', entry.to === null || entry.to === undefined ? 'diff-empty' : '');
-    if (left.className !== 'diff-empty') left.append(blockBody(entry, 'from'));
+    if (left.className !== 'diff-empty') left.append(blockBody(entry, 'from', numbers));
     else left.append(el('span', 'visually-hidden', t('diffAbsent')));
     if (right.className !== 'diff-empty') {
       const note = blockNote(entry);
       if (note) right.append(note);
-      right.append(blockBody(entry, 'to'));
+      right.append(blockBody(entry, 'to', numbers));
     } else {
       const note = blockNote(entry);
       if (note) left.prepend(note);

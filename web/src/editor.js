@@ -153,7 +153,8 @@ export async function showEditor(main, slot, docId) {
 
 /**
  * The editor's blocks in order, as the server counts them (headings, paragraphs, list items,
- * rules), each as `{kind, text}` with `kind` a CSS class of the history views (`k-h2`, `k-li`, …).
+ * rules), each as `{kind, text}` with `kind` a CSS class of the history views (`k-h2`, `k-li`, …),
+ * and `n`, the number an item of a numbered list shows.
  */
 function blockKinds(editor) {
   const { doc } = editor.state;
@@ -165,13 +166,17 @@ function blockKinds(editor) {
     }
     if (!node.isTextblock) return true;
     let kind = 'k-p';
+    let n;
     if (node.type.name === 'heading') kind = `k-h${node.attrs.level}`;
     else if (node.type.name === 'codeBlock') kind = 'k-code';
     else if (parent?.type.name === 'listItem') {
       const $pos = doc.resolve(pos);
-      kind = $pos.depth >= 2 && $pos.node($pos.depth - 1).type.name === 'orderedList' ? 'k-ol' : 'k-li';
+      const list = $pos.depth >= 2 ? $pos.node($pos.depth - 1) : null;
+      kind = list?.type.name === 'orderedList' ? 'k-ol' : 'k-li';
+      // The item's number, on its first paragraph only.
+      if (kind === 'k-ol' && $pos.index($pos.depth) === 0) n = (Number(list.attrs.start) || 1) + $pos.index($pos.depth - 1);
     } else if (parent?.type.name === 'blockquote') kind = 'k-quote';
-    blocks.push({ kind, text: node.textContent });
+    blocks.push(n === undefined ? { kind, text: node.textContent } : { kind, text: node.textContent, n });
     return false;
   });
   return blocks;
