@@ -228,6 +228,10 @@ test('a reader sees the versions, the text at an earlier moment and who wrote wh
   // It follows the text while shown.
   await writer.keyboard.type(' Dritter Satz.');
   await panel.locator('#blame-view', { hasText: 'Dritter Satz.' }).waitFor({ timeout: 10_000 });
+  // A version someone else names appears in the open list, without a reload.
+  const third = await api(env.server.url, 'POST', `/api/docs/${doc.id}/versions`, { name: 'Drei Sätze' });
+  assert.equal(third.status, 201);
+  await panel.locator('#versions li.version', { hasText: 'Drei Sätze' }).waitFor({ timeout: 15_000 });
 
   // In English, too.
   await reader.locator('#lang-select').selectOption('en');

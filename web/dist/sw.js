@@ -5,7 +5,7 @@
 
 // build.mjs replaces the placeholder with a hash of the shell, so every release gets its own cache
 // and a new worker never serves an old script with a new page.
-const CACHE = 'leitbild-shell-5d6e41d64160e894';
+const CACHE = 'leitbild-shell-507052c2df60b047';
 const SHELL = ['/', '/assets/app.js', '/assets/app.css'];
 const PAGE_PATIENCE_MS = 3000;
 

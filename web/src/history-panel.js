@@ -19,6 +19,8 @@ const STEPS = 1000;
 const PREVIEW_DELAY_MS = 300;
 /** Authorship follows the text this long after the last change. */
 const BLAME_DELAY_MS = 1500;
+/** While the panel is open, the versions and adopted editions others made appear after at most this long. */
+const LIST_POLL_MS = 10_000;
 /** A timeline shorter than this shows its moments to the second. */
 const SECONDS_BELOW_MS = 2 * 24 * 3600 * 1000;
 /** Below this width the panel covers the screen (as in style.css). */
@@ -96,6 +98,8 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     button.setAttribute('aria-expanded', String(open));
     cover();
   };
+  // Versions and editions others make (or the server takes after a pause) appear while open.
+  let listPoll = null;
   const open = () => {
     span.end = Date.now();
     setOpen(true);
@@ -104,8 +108,14 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     loadVersions();
     loadEditions();
     if (blameToggle.checked) loadBlame();
+    clearInterval(listPoll);
+    listPoll = setInterval(() => {
+      loadVersions({ quiet: true });
+      loadEditions({ quiet: true });
+    }, LIST_POLL_MS);
   };
   const close = () => {
+    clearInterval(listPoll);
     setOpen(false);
     button.focus();
   };
@@ -132,12 +142,16 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     }
   };
 
-  const loadVersions = async () => {
+  /** Fetch the versions and draw them; `quiet` (a poll) draws only when something changed and keeps an error to itself. */
+  const loadVersions = async ({ quiet = false } = {}) => {
     try {
       const list = await api('GET', docPath(docId, '/versions'));
-      versions = Array.isArray(list) ? list.filter(isVersion).sort((a, b) => b.created_at - a.created_at) : [];
+      const fresh = Array.isArray(list) ? list.filter(isVersion).sort((a, b) => b.created_at - a.created_at) : [];
+      if (quiet && versionsError === null && JSON.stringify(fresh) === JSON.stringify(versions)) return;
+      versions = fresh;
       versionsError = null;
     } catch (err) {
+      if (quiet) return;
       versionsError = errorText(err);
     }
     renderVersions();
@@ -327,12 +341,15 @@ export function wireHistory({ slot, main, docId, createdAt, canManage, ydoc, blo
     archiveNote.replaceChildren(before, link, after);
   };
 
-  const loadEditions = async () => {
+  const loadEditions = async ({ quiet = false } = {}) => {
     try {
       const list = await api('GET', `/api/archive?doc=${encodeURIComponent(docId)}`);
-      editions = Array.isArray(list) ? list.filter((e) => isEntry(e) && e.doc === docId).sort((a, b) => b.edition - a.edition) : [];
+      const fresh = Array.isArray(list) ? list.filter((e) => isEntry(e) && e.doc === docId).sort((a, b) => b.edition - a.edition) : [];
+      if (quiet && editionsError === null && JSON.stringify(fresh) === JSON.stringify(editions)) return;
+      editions = fresh;
       editionsError = null;
     } catch (err) {
+      if (quiet) return;
       editionsError = errorText(err);
     }
     renderEditions();
