@@ -26,19 +26,38 @@ const POINT_GAP: usize = 32;
 /// Bytes of states kept per document at most.
 const POINT_BYTES: usize = 32 << 20;
 
-/// One document's log as read so far.
+/// One document's log as read so far. Requests take the records and the authorship
+/// out (both shared) and work on them without holding the index.
 #[derive(Default)]
 pub struct Index {
     /// The store's count of log rewrites when the first record was read (see
     /// `Store::log_rewrites`): when it moved, the records here may be stale.
     rewrites: u64,
     seqs: Vec<u64>,
-    records: Vec<Record>,
-    authorship: Authorship,
-    /// How many of the records `authorship` covers (it is read only when asked for).
-    authored: usize,
+    records: Arc<Vec<Record>>,
+    authored: Arc<Mutex<Authored>>,
     /// The state (a v1 update) after the first `n` records, oldest kept first.
     points: VecDeque<(usize, Arc<[u8]>)>,
+}
+
+/// The authorship of a log's first records, read only when asked for.
+#[derive(Default)]
+pub struct Authored {
+    authorship: Authorship,
+    /// How many records it covers.
+    records: usize,
+}
+
+impl Authored {
+    /// The authorship of `records` (the log from its first record on; those read before
+    /// are not read again).
+    pub fn of(&mut self, records: &[Record]) -> &Authorship {
+        for (index, record) in records.iter().enumerate().skip(self.records) {
+            self.authorship.add(index, &record.update);
+        }
+        self.records = self.records.max(records.len());
+        &self.authorship
+    }
 }
 
 impl Index {
@@ -60,12 +79,19 @@ impl Index {
 
     /// Adds the records written since [`Index::last_seq`], oldest first.
     pub fn extend(&mut self, records: impl IntoIterator<Item = (u64, Record)>) {
+        let last = self.last_seq();
+        let mut records = records
+            .into_iter()
+            .filter(|(seq, _)| last.is_none_or(|last| *seq > last))
+            .peekable();
+        if records.peek().is_none() {
+            return;
+        }
+        // Copied only if a request still works on the records as they were.
+        let kept = Arc::make_mut(&mut self.records);
         for (seq, record) in records {
-            if self.last_seq().is_some_and(|last| seq <= last) {
-                continue;
-            }
             self.seqs.push(seq);
-            self.records.push(record);
+            kept.push(record);
         }
     }
 
@@ -74,17 +100,14 @@ impl Index {
         &self.seqs
     }
 
-    pub fn records(&self) -> &[Record] {
-        &self.records
+    /// The records, shared.
+    pub fn records(&self) -> Arc<Vec<Record>> {
+        self.records.clone()
     }
 
-    /// Who inserted and deleted each item, over every record read, and the records.
-    pub fn authorship(&mut self) -> (&Authorship, &[Record]) {
-        for (index, record) in self.records.iter().enumerate().skip(self.authored) {
-            self.authorship.add(index, &record.update);
-        }
-        self.authored = self.records.len();
-        (&self.authorship, &self.records)
+    /// The authorship of the records, to be read with [`Authored::of`].
+    pub fn authored(&self) -> Arc<Mutex<Authored>> {
+        self.authored.clone()
     }
 
     /// The kept state after the most records up to `records`, with their count.
@@ -182,7 +205,9 @@ mod tests {
     /// The record that inserted the character at `clock` of client 1.
     fn inserted(index: &mut Index, clock: u32) -> Option<usize> {
         let id = yrs::ID::new(yrs::ClientID::new(1), clock);
-        index.authorship().0.inserted_by(&id).0
+        let authored = index.authored();
+        let mut authored = lock(&authored);
+        authored.of(&index.records()).inserted_by(&id).0
     }
 
     #[test]

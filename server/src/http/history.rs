@@ -22,15 +22,16 @@ use crate::access::audit::Event;
 use crate::access::identity::{clean_text, Identity};
 use crate::access::role::Action;
 use crate::auth::Caller;
+use crate::history::authorship::Authorship;
 use crate::history::diff::{BlockDiff, Summary};
-use crate::history::index::{lock, Index};
+use crate::history::index::{lock, Authored, Index};
 use crate::history::restore::doc_of;
 use crate::history::version::{Kind, Version};
 use crate::history::{self, Point};
 use crate::name::DocName;
 use crate::render::{self, Format};
 use crate::room::Participant;
-use crate::store::{now_ms, DocMeta, Scope};
+use crate::store::{now_ms, DocMeta, Record, Scope};
 use crate::timestamp;
 
 const MAX_NAME: usize = 200;
@@ -335,11 +336,14 @@ struct Resolved {
     view: Value,
 }
 
-/// A document's history index (see [`history::index`]), up to date with its log when
-/// [`read_log`] handed it out, with a copy of what resolving a point asks of it: the
-/// index itself is locked only on blocking threads.
+/// A document's history index (see [`history::index`]) as [`read_log`] found it, up to
+/// date with its log: the records and their authorship (shared with the index, used
+/// without holding it) and a copy of what resolving a point asks. The index itself is
+/// locked only briefly, and only on blocking threads.
 struct Log {
     index: Arc<Mutex<Index>>,
+    records: Arc<Vec<Record>>,
+    authored: Arc<Mutex<Authored>>,
     /// Each record's sequence number and time.
     seqs: Vec<u64>,
     times: Vec<u64>,
@@ -349,6 +353,19 @@ impl Log {
     /// How many records have a sequence number below `next_seq`.
     fn before_seq(&self, next_seq: u64) -> usize {
         self.seqs.partition_point(|&s| s < next_seq)
+    }
+
+    /// Runs `with` on the authorship of every record (read first where it was not yet).
+    fn with_authorship<T>(&self, with: impl FnOnce(&Authorship, &[Record]) -> T) -> T {
+        let mut authored = lock(&self.authored);
+        with(authored.of(&self.records), &self.records)
+    }
+
+    /// Starts reading the authorship on a blocking thread of its own, beside whatever
+    /// else the request does first (a replay, decoding the current state).
+    fn read_authorship_early(self: &Arc<Self>) {
+        let log = self.clone();
+        tokio::task::spawn_blocking(move || log.with_authorship(|_, _| ()));
     }
 }
 
@@ -363,10 +380,18 @@ fn read_log(state: &AppState, name: &DocName) -> Result<Log, ApiError> {
         .history_after(name, kept.last_seq())
         .collect::<Result<Vec<_>, _>>()?;
     kept.extend(tail);
+    let records = kept.records();
+    let authored = kept.authored();
     let seqs = kept.seqs().to_vec();
-    let times = kept.records().iter().map(|r| r.ts_ms).collect();
     drop(kept);
-    Ok(Log { index, seqs, times })
+    let times = records.iter().map(|r| r.ts_ms).collect();
+    Ok(Log {
+        index,
+        records,
+        authored,
+        seqs,
+        times,
+    })
 }
 
 /// The document holding `state`, decoded on a blocking thread.
@@ -484,17 +509,17 @@ fn replay_until(
         .transpose()?
         .flatten();
     let version = version.map(|(v, state)| (log.before_seq(v.log_records), state.into()));
-    let mut index = lock(&log.index);
+    let point = lock(&log.index).point(records);
     let base = version
         .into_iter()
-        .chain(index.point(records))
+        .chain(point)
         .max_by_key(|(covered, _)| *covered);
     let (from, state) = match &base {
         Some((covered, state)) => ((*covered).min(records), Some(&state[..])),
         None => (0, None),
     };
-    let doc = history::replay(state, &index.records()[from..records]);
-    index.remember(records, records - from, &doc);
+    let doc = history::replay(state, &log.records[from..records]);
+    lock(&log.index).remember(records, records - from, &doc);
     Ok(doc)
 }
 
@@ -576,6 +601,9 @@ pub async fn diff(
         }
     };
     let log = Arc::new(blocking(&state, &name, read_log).await?);
+    if !unified {
+        log.read_authorship_early();
+    }
     // Both at once: replaying one and decoding the other take a core each.
     let (a, b) = tokio::try_join!(
         resolve(&state, &name, &meta, &from, &log),
@@ -603,9 +631,9 @@ pub async fn diff(
     }
     let (a_doc, b_doc, b_records) = (a.doc, b.doc, b.records);
     let compared = tokio::task::spawn_blocking(move || {
-        let mut index = lock(&log.index);
-        let (authorship, records) = index.authorship();
-        history::compare(&a_doc, &b_doc, authorship, records, b_records)
+        log.with_authorship(|authorship, records| {
+            history::compare(&a_doc, &b_doc, authorship, records, b_records)
+        })
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -654,12 +682,13 @@ pub async fn blame(
     let meta = allowed(&state, &caller, &name, Action::Read)?;
     let at = query.at.unwrap_or_else(|| "now".to_owned());
     let log = Arc::new(blocking(&state, &name, read_log).await?);
+    log.read_authorship_early();
     let resolved = resolve(&state, &name, &meta, &at, &log).await?;
     let (doc, records) = (resolved.doc, resolved.records);
     let spans = tokio::task::spawn_blocking(move || {
-        let mut index = lock(&log.index);
-        let (authorship, all) = index.authorship();
-        history::blame(&doc, authorship, &all[..records.min(all.len())])
+        log.with_authorship(|authorship, all| {
+            history::blame(&doc, authorship, &all[..records.min(all.len())])
+        })
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
