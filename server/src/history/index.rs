@@ -119,10 +119,20 @@ impl Index {
             .cloned()
     }
 
-    /// Keeps `doc`, the state after the first `records` records, when the replay that
-    /// made it went `replayed` records past the last state kept.
-    pub fn remember(&mut self, records: usize, replayed: usize, doc: &Doc) {
-        if replayed < POINT_GAP || self.points.iter().any(|(n, _)| *n == records) {
+    /// The store's count of log rewrites this index was read under (see [`Index::renew`]).
+    pub fn rewrites(&self) -> u64 {
+        self.rewrites
+    }
+
+    /// Keeps `doc`, the state after the first `records` records of the log as read under
+    /// `rewrites`, when the replay that made it went `replayed` records past the last
+    /// state kept. A state of a log since rewritten is not kept: its counts mean other
+    /// records now.
+    pub fn remember(&mut self, rewrites: u64, records: usize, replayed: usize, doc: &Doc) {
+        if rewrites != self.rewrites
+            || replayed < POINT_GAP
+            || self.points.iter().any(|(n, _)| *n == records)
+        {
             return;
         }
         let state: Arc<[u8]> = doc
@@ -246,12 +256,18 @@ mod tests {
             &log.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()[..POINT_GAP],
         );
         let mut index = Index::default();
-        index.remember(POINT_GAP, POINT_GAP - 1, &doc);
+        index.renew(3);
+        index.remember(3, POINT_GAP, POINT_GAP - 1, &doc);
         assert!(
             index.point(usize::MAX).is_none(),
             "a short replay is not kept"
         );
-        index.remember(POINT_GAP, POINT_GAP, &doc);
+        index.remember(2, POINT_GAP, POINT_GAP, &doc);
+        assert!(
+            index.point(usize::MAX).is_none(),
+            "nor one of a log since rewritten"
+        );
+        index.remember(3, POINT_GAP, POINT_GAP, &doc);
         assert!(index.point(POINT_GAP - 1).is_none());
         let (n, state) = index.point(POINT_GAP + 5).expect("kept");
         assert_eq!(n, POINT_GAP);

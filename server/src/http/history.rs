@@ -344,6 +344,8 @@ struct Log {
     index: Arc<Mutex<Index>>,
     records: Arc<Vec<Record>>,
     authored: Arc<Mutex<Authored>>,
+    /// The store's count of log rewrites the records were read under.
+    rewrites: u64,
     /// Each record's sequence number and time.
     seqs: Vec<u64>,
     times: Vec<u64>,
@@ -382,6 +384,7 @@ fn read_log(state: &AppState, name: &DocName) -> Result<Log, ApiError> {
     kept.extend(tail);
     let records = kept.records();
     let authored = kept.authored();
+    let rewrites = kept.rewrites();
     let seqs = kept.seqs().to_vec();
     drop(kept);
     let times = records.iter().map(|r| r.ts_ms).collect();
@@ -389,6 +392,7 @@ fn read_log(state: &AppState, name: &DocName) -> Result<Log, ApiError> {
         index,
         records,
         authored,
+        rewrites,
         seqs,
         times,
     })
@@ -519,7 +523,7 @@ fn replay_until(
         None => (0, None),
     };
     let doc = history::replay(state, &log.records[from..records]);
-    lock(&log.index).remember(records, records - from, &doc);
+    lock(&log.index).remember(log.rewrites, records, records - from, &doc);
     Ok(doc)
 }
 
