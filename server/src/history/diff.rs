@@ -5,7 +5,8 @@
 //! stayed, appeared, disappeared, changed or moved, a word diff inside every changed
 //! block, and who added and removed how many words. It must not do I/O, read yrs, keep
 //! state or look at the clock (one exception: [`unified`]'s time cap): the caller finds
-//! the blocks and authors in the CRDT and renders the result.
+//! the blocks and authors in the CRDT and renders the result. A long diff shares its
+//! work between two threads; the result is the same.
 //!
 //! # How blocks are aligned
 //! 1. Identical blocks (same kind, text and marks; authors do not count) are matched in
@@ -56,10 +57,10 @@
 //! still too large is shown as deleted and reinserted: correct, just not minimal.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::ops::{Range, RangeInclusive};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -86,6 +87,8 @@ const BAND: usize = 10;
 const MAX_POSTINGS: usize = 16;
 /// Move candidates examined per block, most shared rare words first.
 const MAX_MOVE_CANDIDATES: usize = 8;
+/// Text (bytes) to compare word by word above which the work is shared by two threads.
+const PARALLEL_BYTES: usize = 64 * 1024;
 /// Time cap of [`unified`]'s line diff; past it the diff is valid but may not be minimal.
 const UNIFIED_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -274,12 +277,18 @@ pub struct AuthorShare<A = u32> {
 
 /// Diffs two documents block by block; see the module documentation.
 pub fn diff(from: &[Block], to: &[Block]) -> Diff {
+    diff_sharing(from, to, PARALLEL_BYTES)
+}
+
+/// [`diff`], with the work shared by two threads where more than `parallel` bytes of
+/// text are compared word by word. The result is the same either way.
+fn diff_sharing(from: &[Block], to: &[Block], parallel: usize) -> Diff {
     let mut marks = MarkTable::new();
     let from: Vec<Prepared> = from.iter().map(|b| Prepared::new(b, &mut marks)).collect();
     let to: Vec<Prepared> = to.iter().map(|b| Prepared::new(b, &mut marks)).collect();
     let mut docs = Docs::new(&from, &to);
-    let alignment = align(&mut docs);
-    Writer::new(&docs, &marks).write(&alignment)
+    let alignment = align(&mut docs, parallel);
+    Writer::new(&docs, &marks).write(&alignment, parallel)
 }
 
 /// A unified diff of two Markdown texts, line by line with three lines of context, under
@@ -372,7 +381,7 @@ struct Prepared<'a> {
     /// two blocks identical.
     layout: Vec<(usize, usize)>,
     /// Cut only when needed: most blocks of two versions are identical and never are.
-    tokens: OnceCell<Vec<Token>>,
+    tokens: OnceLock<Vec<Token>>,
 }
 
 impl<'a> Prepared<'a> {
@@ -409,7 +418,7 @@ impl<'a> Prepared<'a> {
             text,
             spans,
             layout,
-            tokens: OnceCell::new(),
+            tokens: OnceLock::new(),
         }
     }
 
@@ -514,6 +523,32 @@ impl<'p, 'a> Docs<'p, 'a> {
             from_words: vec![Vec::new(); from.len()],
             to_words: vec![Vec::new(); to.len()],
         }
+    }
+
+    /// Cuts the blocks that `al` has not paired yet into tokens (they are compared word
+    /// by word), FROM's and TO's on two threads when there is much to cut.
+    fn tokenize_unpaired(&self, al: &Alignment, parallel: usize) {
+        let unpaired = |blocks: &[Prepared], group: &[Option<usize>]| {
+            blocks
+                .iter()
+                .zip(group)
+                .filter(|(_, g)| g.is_none())
+                .map(|(b, _)| b.text.len())
+                .sum::<usize>()
+        };
+        let cut = |blocks: &[Prepared], group: &[Option<usize>]| {
+            for (block, _) in blocks.iter().zip(group).filter(|(_, g)| g.is_none()) {
+                block.tokens();
+            }
+        };
+        let bytes = unpaired(self.from, &al.from_group) + unpaired(self.to, &al.to_group);
+        if bytes < parallel {
+            return; // cut when first asked for
+        }
+        std::thread::scope(|scope| {
+            scope.spawn(|| cut(self.from, &al.from_group));
+            cut(self.to, &al.to_group);
+        });
     }
 
     /// Finds the words of the blocks that `al` has not paired yet: only those are compared
@@ -646,7 +681,7 @@ impl Alignment {
     }
 }
 
-fn align(docs: &mut Docs) -> Alignment {
+fn align(docs: &mut Docs, parallel: usize) -> Alignment {
     let mut al = Alignment {
         groups: Vec::new(),
         from_group: vec![None; docs.from.len()],
@@ -662,6 +697,7 @@ fn align(docs: &mut Docs) -> Alignment {
         (f, t) = (i + 1, j + 1);
     }
     gaps.push((f..docs.from.len(), t..docs.to.len()));
+    docs.tokenize_unpaired(&al, parallel);
     docs.weigh(&al);
 
     for (from, to) in gaps {
@@ -1368,6 +1404,9 @@ impl<'p> Concat<'p> {
 /// its authors, so that the words of each author are a segment of their own.
 type SegKey = (SegOp, usize, Option<usize>, Vec<u32>);
 
+/// FROM blocks, TO blocks, and what became of them: one [`Writer::group`] call.
+type Job = (Range<usize>, Range<usize>, BlockOp);
+
 /// Builds the entries and the summary.
 struct Writer<'p, 'a> {
     docs: &'p Docs<'p, 'a>,
@@ -1391,33 +1430,90 @@ impl<'p, 'a> Writer<'p, 'a> {
         }
     }
 
-    fn write(mut self, al: &Alignment) -> Diff {
-        self.deletes_from(al, 0);
+    fn write(mut self, al: &Alignment, parallel: usize) -> Diff {
+        let jobs = self.jobs(al);
+        // The bytes each job diffs word by word (an equal block is copied as it is).
+        let weight = |(from, to, op): &Job| match op {
+            BlockOp::Equal => 0,
+            _ => {
+                let bytes = |blocks: &[Prepared], r: &Range<usize>| -> usize {
+                    blocks[r.clone()].iter().map(|b| b.text.len()).sum()
+                };
+                bytes(self.docs.from, from) + bytes(self.docs.to, to)
+            }
+        };
+        let total: usize = jobs.iter().map(weight).sum();
+        if total < parallel {
+            for (from, to, op) in jobs {
+                self.group(from, to, op);
+            }
+            return self.finish();
+        }
+        // A long diff: the first half of the work here, the second on another thread,
+        // then the second's entries after the first's.
+        let mut done = 0;
+        let cut = jobs
+            .iter()
+            .position(|job| {
+                done += weight(job);
+                done * 2 >= total
+            })
+            .map_or(jobs.len(), |at| at + 1);
+        let (first, second) = jobs.split_at(cut);
+        let mut other = Writer::new(self.docs, self.marks);
+        std::thread::scope(|scope| {
+            let later = scope.spawn(|| {
+                for (from, to, op) in second {
+                    other.group(from.clone(), to.clone(), *op);
+                }
+            });
+            for (from, to, op) in first {
+                self.group(from.clone(), to.clone(), *op);
+            }
+            later
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        });
+        self.blocks.append(&mut other.blocks);
+        self.words_added += other.words_added;
+        self.words_removed += other.words_removed;
+        for (author, (added, removed)) in other.by_author {
+            let counts = self.by_author.entry(author).or_default();
+            counts.0 += added;
+            counts.1 += removed;
+        }
+        self.finish()
+    }
+
+    /// The entries to write, in output order: FROM blocks against TO blocks, and how.
+    fn jobs(&self, al: &Alignment) -> Vec<Job> {
+        let mut jobs = Vec::new();
+        self.deletes_from(al, 0, &mut jobs);
         for j in 0..self.docs.to.len() {
             match al.to_group[j].map(|g| &al.groups[g]) {
-                None => self.group(0..0, j..j + 1, BlockOp::Insert),
+                None => jobs.push((0..0, j..j + 1, BlockOp::Insert)),
                 Some(g) if g.to.start == j => {
                     let op = match g.link {
                         Link::Equal => BlockOp::Equal,
                         Link::Change => BlockOp::Change,
                         Link::Move => BlockOp::Move,
                     };
-                    self.group(g.from.clone(), g.to.clone(), op);
+                    jobs.push((g.from.clone(), g.to.clone(), op));
                     if g.link != Link::Move {
-                        self.deletes_from(al, g.from.end);
+                        self.deletes_from(al, g.from.end, &mut jobs);
                     }
                 }
                 Some(_) => {}
             }
         }
-        self.finish()
+        jobs
     }
 
-    /// Writes the deleted FROM blocks from `i` up to the next block that stays in place.
-    fn deletes_from(&mut self, al: &Alignment, mut i: usize) {
+    /// The deleted FROM blocks from `i` up to the next block that stays in place.
+    fn deletes_from(&self, al: &Alignment, mut i: usize, jobs: &mut Vec<Job>) {
         while i < self.docs.from.len() && !al.in_place(i) {
             if al.from_group[i].is_none() {
-                self.group(i..i + 1, 0..0, BlockOp::Delete);
+                jobs.push((i..i + 1, 0..0, BlockOp::Delete));
             }
             i += 1;
         }
@@ -1694,6 +1790,11 @@ mod tests {
     /// documents, follow TO order, are counted right, and serialise.
     fn checked(from: &[Block], to: &[Block]) -> Diff {
         let d = diff(from, to);
+        assert_eq!(
+            diff_sharing(from, to, 0),
+            d,
+            "two threads give what one gives"
+        );
         for (j, block) in to.iter().enumerate() {
             let entries: Vec<&BlockDiff> = d.blocks.iter().filter(|b| b.to == Some(j)).collect();
             assert!(!entries.is_empty(), "TO block {j} has no entry");
@@ -2489,5 +2590,49 @@ mod tests {
         ) {
             checked(&from, &unrelated);
         }
+    }
+
+    #[test]
+    fn a_long_diff_shared_by_two_threads_is_the_diff_of_one() {
+        // About 200 KB of text: paragraphs edited, inserted, deleted, moved and
+        // restyled, by several authors.
+        let sentence = |i: usize| format!("Absatz {i}: {INTRO} {VALUES} {GOALS}");
+        let from: Vec<Block> = (0..600).map(|i| p(&sentence(i))).collect();
+        let mut to: Vec<Block> = Vec::new();
+        for (i, block) in from.iter().enumerate() {
+            match i % 7 {
+                0 => continue,
+                1 => to.push(Block {
+                    kind: block.kind,
+                    runs: vec![
+                        by(&format!("Neu {i}: "), (i % 3) as u32),
+                        run(&text_of(block).replace("Respekt", "Achtung")),
+                    ],
+                }),
+                2 => to.push(li(&text_of(block))),
+                3 => {
+                    to.push(block.clone());
+                    to.push(Block {
+                        kind: BlockKind::Paragraph,
+                        runs: vec![by(&format!("Eingefügt nach {i}. {BRIDGE}"), 4)],
+                    });
+                }
+                4 => to.push(Block {
+                    kind: block.kind,
+                    runs: vec![marked(&text_of(block), &["bold"], Some(5))],
+                }),
+                _ => to.push(block.clone()),
+            }
+        }
+        to.swap(10, 400);
+        let one = diff_sharing(&from, &to, usize::MAX);
+        let two = diff_sharing(&from, &to, PARALLEL_BYTES);
+        assert!(
+            from.iter().map(|b| text_of(b).len()).sum::<usize>() > 2 * PARALLEL_BYTES,
+            "long enough to be shared"
+        );
+        assert!(one.summary.words_added > 0 && one.summary.words_removed > 0);
+        assert_eq!(one, two);
+        assert_eq!(two, checked(&from, &to));
     }
 }
