@@ -79,6 +79,7 @@ pub fn check_doc(doc: &DocForCheck) -> Vec<Finding> {
         add(&subject, problem.clone());
     }
     if let Ok(meta) = &doc.meta {
+        let last = doc.log.last().map(|(seq, _)| *seq);
         if meta.size > 0 && doc.log.is_empty() && doc.log_problem.is_none() {
             add(
                 &subject,
@@ -87,6 +88,16 @@ pub fn check_doc(doc: &DocForCheck) -> Vec<Finding> {
                     meta.size
                 ),
             );
+        } else if let Some(head) = meta.head.filter(|&h| last.is_some_and(|l| l < h)) {
+            if doc.log_problem.is_none() {
+                add(
+                    &subject,
+                    format!(
+                        "its log ends at {}, but its metadata counted record {head}",
+                        last.map_or("nothing".into(), |l| l.to_string())
+                    ),
+                );
+            }
         }
     }
     match &doc.snapshot {

@@ -96,8 +96,10 @@ impl Room {
             let words = render::render(self.awareness.doc(), Format::Text)
                 .split_whitespace()
                 .count() as u64;
+            let head = self.last_seq;
             self.store.update_meta(&self.name, |meta| {
                 meta.updated_at = meta.updated_at.max(unrecorded.updated_at);
+                meta.head = meta.head.max(head);
                 meta.size += unrecorded.size;
                 meta.words = words;
                 if unrecorded.updated_by.is_some() {

@@ -89,6 +89,11 @@ pub struct DocMeta {
     /// Set while the document is in the trash (ms since the epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<u64>,
+    /// The log's last record when the metadata was last brought up to date. The log never
+    /// ends before it: compaction keeps each run's last record, and only a purge removes
+    /// records (and this with them). A log that does end before it lost records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<u64>,
 }
 
 impl DocMeta {
@@ -102,6 +107,7 @@ impl DocMeta {
             words: 0,
             updated_by: None,
             deleted_at: None,
+            head: None,
         }
     }
 }
@@ -462,17 +468,22 @@ impl Store {
                 )));
             }
         }
-        if last.is_none() && loaded.snapshot.is_none() {
-            // Nothing but a purge removes log records, and a purge removes the metadata
-            // too: metadata that counts bytes written over an empty log means the log
-            // was lost (damage sled recovered from silently), not an empty document.
-            if let Some(meta) = trees.meta.get_json::<DocMeta>(doc.as_str())? {
-                if meta.size > 0 {
-                    return Err(broken(format!(
-                        "is empty, but {} bytes were written to it",
-                        meta.size
-                    )));
-                }
+        // Nothing but a purge removes log records, and a purge removes the metadata too:
+        // metadata that counts more than the log holds means the log lost records (damage
+        // sled recovered from silently, rolling some of its pages back), not a shorter
+        // document.
+        if let Some(meta) = trees.meta.get_json::<DocMeta>(doc.as_str())? {
+            if last.is_none() && loaded.snapshot.is_none() && meta.size > 0 {
+                return Err(broken(format!(
+                    "is empty, but {} bytes were written to it",
+                    meta.size
+                )));
+            }
+            if let Some(head) = meta.head.filter(|&head| last.is_none_or(|l| l < head)) {
+                return Err(broken(format!(
+                    "ends at {}, but its metadata counted record {head}",
+                    last.map_or("nothing".into(), |l| l.to_string())
+                )));
             }
         }
         loaded.last_seq = last;
@@ -927,6 +938,44 @@ mod tests {
         match store.load(&lost) {
             Err(StoreError::Corrupt(why)) => assert!(why.contains("120 bytes"), "{why}"),
             other => panic!("an empty log under {meta:?} was served: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_log_shorter_than_its_metadata_counted_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20, Arc::default()).unwrap();
+        let doc = name("kurz");
+        store
+            .create(&doc, &DocMeta::new("Kurz", 1), None)
+            .await
+            .unwrap();
+        for seq in 0..3 {
+            store
+                .append(&doc, seq, seq.checked_sub(1), &record(&[seq as u8]))
+                .unwrap();
+        }
+        store.update_meta(&doc, |meta| meta.head = Some(2)).unwrap();
+        assert_eq!(store.load(&doc).unwrap().tail.len(), 3, "whole");
+        // As if sled had rolled the log and its head back to the first record, but not
+        // the metadata.
+        let trees = store.trees().unwrap();
+        trees
+            .log
+            .apply(
+                Vec::new(),
+                vec![keys::log_key(&doc, 1), keys::log_key(&doc, 2)],
+            )
+            .unwrap();
+        trees
+            .heads
+            .insert(doc.as_str(), &0u64.to_be_bytes())
+            .unwrap();
+        match store.load(&doc) {
+            Err(StoreError::Corrupt(why)) => {
+                assert!(why.contains("counted record 2"), "{why}")
+            }
+            other => panic!("a log cut short was served: {other:?}"),
         }
     }
 
