@@ -10,8 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use yrs::updates::decoder::Decode;
 use yrs::{Update, ID};
 
-use crate::store::Record;
-
 /// Clock ranges of one client, each with the index of the record it belongs to.
 /// Non-overlapping: a range is only added where no earlier record claimed the clocks.
 #[derive(Debug, Default)]
@@ -59,17 +57,9 @@ pub struct Authorship {
 }
 
 impl Authorship {
-    /// Reads the records in log order. A record whose update does not decode (it was
-    /// accepted by the guard, so this is damage) attributes nothing.
-    pub fn of(records: &[Record]) -> Authorship {
-        let mut authorship = Authorship::default();
-        for (index, record) in records.iter().enumerate() {
-            authorship.add(index, &record.update);
-        }
-        authorship
-    }
-
-    /// Adds record `index` (the next in log order), whose update is `update`.
+    /// Adds record `index` (the next in log order), whose update is `update`. A record
+    /// that does not decode (it was accepted by the guard, so this is damage) attributes
+    /// nothing.
     pub fn add(&mut self, index: usize, update: &[u8]) {
         let Ok(update) = Update::decode_v1(update) else {
             return;
@@ -109,6 +99,7 @@ impl Authorship {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Record;
     use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Text, Transact};
 
     fn record(update: Vec<u8>) -> Record {
@@ -140,7 +131,10 @@ mod tests {
         step(&|txn| text.insert(txn, 3, "de"));
         step(&|txn| text.remove_range(txn, 1, 2));
         assert_eq!(text.get_string(&a.transact()), "ade");
-        let authorship = Authorship::of(&records);
+        let mut authorship = Authorship::default();
+        for (index, record) in records.iter().enumerate() {
+            authorship.add(index, &record.update);
+        }
         assert_eq!(authorship.inserted_by(&id(1, 0)), (Some(0), 3));
         assert_eq!(authorship.inserted_by(&id(1, 2)), (Some(0), 3));
         assert_eq!(authorship.inserted_by(&id(1, 3)), (Some(1), 5));
